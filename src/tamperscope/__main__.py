@@ -1,0 +1,3 @@
+from tamperscope.cli import main
+
+main()

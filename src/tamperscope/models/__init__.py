@@ -1,0 +1,1 @@
+"""Model architectures; importing this package registers the built-in models."""
