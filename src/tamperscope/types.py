@@ -9,6 +9,7 @@ Mask conventions used everywhere in tamperscope:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Literal, NotRequired, TypedDict
 
 import numpy as np
@@ -65,3 +66,99 @@ class PairSample(TypedDict):
     probe_path: str
     donor_path: str
     meta: NotRequired[dict]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A copy-move detector's output for one image, at the image's own size.
+
+    Attributes:
+        probabilities: (C, H, W) float32 in [0, 1]. C = 3: per-pixel probabilities of
+            (pristine, source, target), summing to 1. C = 1: probability of forged (models that
+            cannot tell source from target).
+        score: image-level probability of a forgery, in [0, 1].
+    """
+
+    probabilities: np.ndarray
+    score: float
+
+    @property
+    def forgery_map(self) -> np.ndarray:
+        """(H, W) float32 in [0, 1]: probability that a pixel is forged (source or target)."""
+        if self.probabilities.shape[0] == 1:
+            return self.probabilities[0]
+        return 1.0 - self.probabilities[0]
+
+    def class_map(self, pixel_threshold: float = 0.5) -> np.ndarray:
+        """(H, W) uint8 in {0 pristine, 1 source, 2 target}.
+
+        A pixel is forged when its forgery probability is >= ``pixel_threshold``; forged pixels
+        take the more probable of source and target. 1-class predictions mark forged pixels as
+        target (2): they cannot tell source from copy.
+        """
+        forged = self.forgery_map >= pixel_threshold
+        out = np.zeros(forged.shape, np.uint8)
+        if self.probabilities.shape[0] == 1:
+            out[forged] = TARGET
+        else:
+            is_target = self.probabilities[TARGET] >= self.probabilities[SOURCE]
+            out[forged & ~is_target] = SOURCE
+            out[forged & is_target] = TARGET
+        return out
+
+
+@dataclass(frozen=True)
+class Report:
+    """What ``analyze`` tells about one image; :meth:`to_dict` is the JSON report.
+
+    Attributes:
+        file: the analysed file ("" for arrays passed directly).
+        model: registry name of the model.
+        weights_sha256: sha256 of the weights file, or ``None`` for training-free models.
+        version: tamperscope version.
+        image_size: (width, height) of the input in pixels.
+        analysed_size: (width, height) at which the model ran, in pixels.
+        score: image-level forgery probability in [0, 1].
+        threshold: decision threshold on ``score``.
+        forged: ``score >= threshold``.
+        regions: per class ("source", "target", or "forged" for 1-class models): area in
+            pixels, area fraction, bounding box (xmin, ymin, xmax, ymax; max exclusive) and
+            connected components. Empty when the image is judged authentic.
+        seconds: wall time of the analysis (decode to report), in seconds.
+        prediction: the full prediction (not serialised).
+        outputs: paths of files written for this image (mask, overlay, JSON).
+    """
+
+    file: str
+    model: str
+    weights_sha256: str | None
+    version: str
+    image_size: tuple[int, int]
+    analysed_size: tuple[int, int]
+    score: float
+    threshold: float
+    forged: bool
+    regions: dict
+    seconds: float
+    prediction: Prediction | None = field(default=None, repr=False, compare=False)
+    outputs: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable report (without the probability maps)."""
+        return {
+            "file": self.file,
+            "verdict": "forged" if self.forged else "authentic",
+            "detection": {
+                "score": round(float(self.score), 6),
+                "threshold": self.threshold,
+                "forged": self.forged,
+            },
+            "regions": self.regions,
+            "model": self.model,
+            "weights_sha256": self.weights_sha256,
+            "tamperscope_version": self.version,
+            "image_size": {"width": self.image_size[0], "height": self.image_size[1]},
+            "analysed_size": {"width": self.analysed_size[0], "height": self.analysed_size[1]},
+            "seconds": round(self.seconds, 4),
+            "outputs": self.outputs,
+        }

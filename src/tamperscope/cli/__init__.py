@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tamperscope import __version__
+from tamperscope.cli import analyze as _analyze
 from tamperscope.cli import evaluate as _evaluate
 from tamperscope.cli import synth as _synth
 
@@ -33,7 +34,19 @@ def _root(
 
 
 app.add_typer(_synth.app, name="synth")
+app.command("analyze")(_analyze.analyze)
 app.command("evaluate")(_evaluate.evaluate)
+
+
+@app.command("models")
+def models() -> None:
+    """List the registered models."""
+    from tamperscope.registry import list_models
+    from tamperscope.weights import default_weights
+
+    for name in list_models():
+        spec = default_weights(name)
+        typer.echo(f"{name}\t{'shipped weights' if spec else 'no shipped weights'}")
 
 
 def main() -> None:

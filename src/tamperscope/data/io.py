@@ -123,7 +123,8 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.nd
         raise ImageReadError(path, f"cannot convert image of mode {img.mode} to RGB ({exc})") from exc
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise ImageReadError(path, f"decoded to an unusable shape {rgb.shape}")
-    return np.ascontiguousarray(rgb)
+    rgb = np.ascontiguousarray(rgb)
+    return rgb if rgb.flags.writeable else rgb.copy()
 
 
 def read_mask(path: str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
@@ -163,7 +164,8 @@ def read_mask(path: str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.nda
         arr = arr[..., 0]
     if arr.ndim not in (2, 3) or arr.size == 0:
         raise ImageReadError(path, f"decoded to an unusable shape {arr.shape}")
-    return np.ascontiguousarray(arr)
+    arr = np.ascontiguousarray(arr)
+    return arr if arr.flags.writeable else arr.copy()
 
 
 def binarize_mask(mask: np.ndarray, threshold: int = 128) -> np.ndarray:

@@ -1,0 +1,280 @@
+"""The Python API: :func:`load_model` and :func:`analyze`.
+
+The CLI and the web service import inference from here only.
+
+Example:
+    >>> import tamperscope
+    >>> report = tamperscope.analyze("photo.jpg")          # doctest: +SKIP
+    >>> report.forged, report.regions["target"]["bbox"]   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from glob import glob
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tamperscope import __version__
+from tamperscope.data.io import IMAGE_EXTENSIONS, read_image, write_image, write_json
+from tamperscope.errors import TamperscopeError
+from tamperscope.inference.copy_move import predict_copy_move
+from tamperscope.registry import create_model, list_models
+from tamperscope.report.masks import colour_mask, overlay, region_summary
+from tamperscope.types import Report
+from tamperscope.weights.weights import default_weights, read_weights_file, sha256_file
+
+#: The model ``analyze`` uses when none is named.
+DEFAULT_MODEL = "keypoint-cmfd"
+
+__all__ = ["DEFAULT_MODEL", "Detector", "analyze", "analyze_batch", "expand_inputs", "load_model"]
+
+
+def default_device() -> torch.device:
+    """cuda when available, else cpu."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class Detector:
+    """A loaded copy-move model ready for inference.
+
+    Attributes:
+        model: the network in eval mode, on ``device``.
+        name: its registry name.
+        weights_sha256: sha256 of the weights file, ``None`` when the model has no weights.
+        device: where it runs.
+        long_side: long side (pixels) at which images are analysed.
+        threshold: default decision threshold on the image score.
+    """
+
+    model: torch.nn.Module
+    name: str
+    weights_sha256: str | None
+    device: torch.device
+    long_side: int | None = 512
+    threshold: float = 0.5
+
+    @property
+    def union_only(self) -> bool:
+        """True for 1-class models, which cannot tell source from target."""
+        return int(getattr(self.model, "config", {}).get("num_classes", 3)) == 1
+
+
+def _has_parameters(model: torch.nn.Module) -> bool:
+    return any(True for _ in model.parameters())
+
+
+def load_model(
+    name: str | None = None,
+    *,
+    weights: str | Path | None = "default",
+    device: str | torch.device | None = None,
+    long_side: int | None = None,
+    **model_kwargs,
+) -> Detector:
+    """Build a registered model and load its weights.
+
+    Args:
+        name: registry name (see :func:`tamperscope.list_models`); default
+            :data:`DEFAULT_MODEL`. Ignored when ``weights`` is a file (the file names its model).
+        weights: ``"default"`` for the shipped weights, a path to a safetensors weights file
+            written by ``tamperscope train``, or ``None`` for an untrained network.
+        device: ``"cpu"``, ``"cuda"``, ...; default cuda when available.
+        long_side: analysis resolution (long side, pixels); default from the weights' spec.
+        **model_kwargs: constructor kwargs (only with ``weights=None`` or for training-free
+            models).
+
+    Raises:
+        KeyError: unknown model name.
+        TamperscopeError: ``weights="default"`` for a trainable model that ships no weights,
+            or an unreadable weights file.
+    """
+    dev = torch.device(device) if device is not None else default_device()
+    sha: str | None = None
+    side = long_side
+    if weights is not None and weights != "default":
+        state, meta = read_weights_file(weights)
+        name = str(meta["model"])
+        model = create_model(name, **dict(meta["model_kwargs"]))
+        model.load_state_dict(state)
+        sha = sha256_file(weights)
+        side = side or meta.get("input_long_side")
+    else:
+        name = name or DEFAULT_MODEL
+        spec = default_weights(name) if weights == "default" else None
+        if spec is not None:
+            if sha256_file(spec.path) != spec.sha256:
+                raise TamperscopeError(
+                    f"{spec.path}: sha256 does not match the shipped weights; reinstall tamperscope"
+                )
+            state, meta = read_weights_file(spec.path)
+            model = create_model(name, **{**spec.model_kwargs, **model_kwargs})
+            model.load_state_dict(state)
+            sha, side = spec.sha256, side or spec.input_long_side
+        else:
+            model = create_model(name, **model_kwargs)
+            if weights == "default" and _has_parameters(model):
+                raise TamperscopeError(
+                    f"model {name!r} ships no trained weights; pass weights=PATH (a file from "
+                    "'tamperscope train') or weights=None for an untrained network"
+                )
+    model.eval().to(dev)
+    return Detector(model=model, name=name, weights_sha256=sha, device=dev, long_side=side or 512)
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+    """Files, folders (their images, sorted) and glob patterns -> a list of files.
+
+    A name that matches nothing is kept as it is, so that reading it reports the problem.
+    """
+    out: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            out.extend(
+                sorted(
+                    q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_EXTENSIONS
+                )
+            )
+        elif any(ch in str(item) for ch in "*?[") and not p.exists():
+            out.extend(
+                Path(m) for m in sorted(glob(str(item), recursive=True)) if Path(m).is_file()
+            )
+        else:
+            out.append(p)
+    return out
+
+
+def _analyze_array(
+    image: np.ndarray, detector: Detector, threshold: float, file: str, started: float
+) -> Report:
+    prediction, (h, w) = predict_copy_move(
+        detector.model, image, long_side=detector.long_side, device=detector.device
+    )
+    forged = prediction.score >= threshold
+    class_map = prediction.class_map() if forged else np.zeros(image.shape[:2], np.uint8)
+    return Report(
+        file=file,
+        model=detector.name,
+        weights_sha256=detector.weights_sha256,
+        version=__version__,
+        image_size=(image.shape[1], image.shape[0]),
+        analysed_size=(w, h),
+        score=prediction.score,
+        threshold=threshold,
+        forged=forged,
+        regions=region_summary(class_map, union_only=detector.union_only) if forged else {},
+        seconds=time.perf_counter() - started,
+        prediction=prediction,
+    )
+
+
+def write_outputs(report: Report, image: np.ndarray, out_dir: str | Path, stem: str) -> Report:
+    """Write ``STEM.json``, ``STEM_mask.png`` (red target, green source) and ``STEM_overlay.png``."""
+    out_dir = Path(out_dir)
+    if report.forged and report.prediction is not None:
+        class_map = report.prediction.class_map()
+    else:
+        class_map = np.zeros(image.shape[:2], np.uint8)
+    paths = {
+        "mask": str(out_dir / f"{stem}_mask.png"),
+        "overlay": str(out_dir / f"{stem}_overlay.png"),
+        "report": str(out_dir / f"{stem}.json"),
+    }
+    union_only = "forged" in report.regions
+    write_image(paths["mask"], colour_mask(class_map, union_only=union_only))
+    write_image(paths["overlay"], overlay(image, class_map, union_only=union_only))
+    report.outputs.update(paths)
+    write_json(paths["report"], report.to_dict())
+    return report
+
+
+def analyze(
+    image: str | Path | np.ndarray,
+    *,
+    model: str | Detector | None = None,
+    threshold: float | None = None,
+    out_dir: str | Path | None = None,
+    device: str | torch.device | None = None,
+) -> Report:
+    """Tell whether an image holds a copy-move forgery and where its source and copy are.
+
+    Args:
+        image: a file path, or an (H, W, 3) uint8 RGB array.
+        model: a registry name, a :class:`Detector` from :func:`load_model`, or ``None`` for
+            :data:`DEFAULT_MODEL`.
+        threshold: decision threshold on the image score in [0, 1]; default the detector's.
+        out_dir: when given, the JSON report, colour mask and overlay are written there.
+        device: device for a model loaded by name.
+
+    Returns:
+        The :class:`~tamperscope.types.Report`; ``report.prediction`` holds the probability maps.
+
+    Raises:
+        ImageReadError: the file cannot be decoded (the message names it).
+        ValueError: an array of the wrong shape or dtype.
+    """
+    started = time.perf_counter()
+    detector = model if isinstance(model, Detector) else load_model(model, device=device)
+    thr = detector.threshold if threshold is None else float(threshold)
+    if isinstance(image, np.ndarray):
+        array, file, stem = image, "", "image"
+    else:
+        array, file, stem = read_image(image), str(image), Path(image).stem
+    report = _analyze_array(array, detector, thr, file, started)
+    if out_dir is not None:
+        write_outputs(report, array, out_dir, stem)
+    return report
+
+
+def analyze_batch(
+    inputs: Iterable[str | Path],
+    *,
+    model: str | Detector | None = None,
+    threshold: float | None = None,
+    out_dir: str | Path | None = None,
+    device: str | torch.device | None = None,
+) -> Iterator[tuple[Path, Report | TamperscopeError]]:
+    """Analyse many files; a failing file yields its error and the batch goes on.
+
+    Args:
+        inputs: files, folders and glob patterns (see :func:`expand_inputs`).
+        model, threshold, out_dir, device: as in :func:`analyze`.
+
+    Yields:
+        ``(path, report)`` or ``(path, error)`` for each file, in order.
+    """
+    detector = model if isinstance(model, Detector) else load_model(model, device=device)
+    paths = expand_inputs(inputs)
+    stems: dict[str, int] = {}
+    for path in paths:
+        stem = path.stem
+        stems[stem] = stems.get(stem, 0) + 1
+        if stems[stem] > 1:  # same name in two folders: keep both outputs
+            stem = f"{stem}_{stems[stem]}"
+        started = time.perf_counter()
+        try:
+            array = read_image(path)
+            report = _analyze_array(
+                array,
+                detector,
+                detector.threshold if threshold is None else threshold,
+                str(path),
+                started,
+            )
+            if out_dir is not None:
+                write_outputs(report, array, out_dir, stem)
+        except TamperscopeError as exc:
+            yield path, exc
+            continue
+        yield path, report
+
+
+def available_models() -> list[str]:
+    """Alias of :func:`tamperscope.registry.list_models`."""
+    return list_models()

@@ -1,0 +1,1 @@
+"""Preprocessing, bounded-resolution inference and postprocessing."""

@@ -1,0 +1,121 @@
+"""Specifications of the weights that ship inside the package.
+
+Each shipped file is described by a frozen :class:`WeightSpec` (file, sha256, the model it
+builds, input size, classes, training recipe, data, licence), in the spirit of torchvision's
+``Weights`` enums and timm's ``PretrainedCfg``. Loading checks the sha256 before any tensor is
+read, so a corrupted install is reported instead of silently giving wrong masks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """A weights file shipped with tamperscope.
+
+    Attributes:
+        model: registry name of the architecture the tensors belong to.
+        file: file name inside ``tamperscope/weights/``.
+        sha256: hex digest of the file.
+        model_kwargs: constructor kwargs of the model.
+        input_long_side: long side (pixels) at which the model analyses images by default.
+        classes: class names of the mask channels.
+        config: training recipe (path of the YAML in the source tree).
+        data: what the weights were trained on.
+        license: licence of the weights.
+        card: file name of the model card (Markdown) beside the weights.
+    """
+
+    model: str
+    file: str
+    sha256: str
+    model_kwargs: dict = field(default_factory=dict)
+    input_long_side: int = 512
+    classes: tuple[str, ...] = ("pristine", "source", "target")
+    config: str = ""
+    data: str = ""
+    license: str = "Apache-2.0"
+    card: str = ""
+
+    @property
+    def path(self) -> Path:
+        """Location of the file in the installed package."""
+        return Path(str(resources.files("tamperscope.weights").joinpath(self.file)))
+
+
+#: Shipped weights by model name: the default weights of that model.
+_SHIPPED: dict[str, WeightSpec] = {}
+
+
+def default_weights(model: str) -> WeightSpec | None:
+    """The shipped default weights of ``model``, or ``None`` when it ships none."""
+    return _SHIPPED.get(model)
+
+
+def get_weight_spec(model: str) -> WeightSpec:
+    """The shipped default weights of ``model``.
+
+    Raises:
+        KeyError: the model ships no weights; the message lists the models that do.
+    """
+    try:
+        return _SHIPPED[model]
+    except KeyError:
+        shipped = ", ".join(sorted(_SHIPPED)) or "none"
+        raise KeyError(
+            f"model {model!r} ships no weights (models with weights: {shipped})"
+        ) from None
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_weights_file(path: str | Path) -> tuple[dict, dict]:
+    """Read a tamperscope weights file (safetensors) and its metadata.
+
+    The metadata carries at least ``"model"`` (registry name) and ``"model_kwargs"`` (JSON of
+    the constructor kwargs), so that the file rebuilds its model.
+
+    Returns:
+        ``(state_dict, metadata)``: tensors by name, and metadata with JSON values decoded.
+
+    Raises:
+        TamperscopeError: the file is missing, not a safetensors file, or lacks the metadata.
+    """
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from tamperscope.errors import TamperscopeError
+
+    path = Path(path)
+    if not path.is_file():
+        raise TamperscopeError(f"{path}: weights file does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            raw = dict(fh.metadata() or {})
+        state = load_file(str(path))
+    except Exception as exc:  # safetensors raises several error types for bad files
+        raise TamperscopeError(f"{path}: not a readable safetensors weights file ({exc})") from exc
+    meta: dict = {}
+    for key, value in raw.items():
+        try:
+            meta[key] = json.loads(value)
+        except (json.JSONDecodeError, TypeError):
+            meta[key] = value
+    if "model" not in meta:
+        raise TamperscopeError(f"{path}: weights file has no 'model' entry in its metadata")
+    meta.setdefault("model_kwargs", {})
+    return state, meta
