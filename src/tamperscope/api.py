@@ -278,3 +278,31 @@ def analyze_batch(
 def available_models() -> list[str]:
     """Alias of :func:`tamperscope.registry.list_models`."""
     return list_models()
+
+
+def model_predictions(
+    dataset, detector: Detector
+) -> Iterator[tuple[dict, np.ndarray, float] | TamperscopeError]:
+    """Run ``detector`` over a :class:`~tamperscope.data.base.ForgeryDataset`.
+
+    The input of :func:`tamperscope.metrics.evaluation.evaluate_predictions` when a model,
+    rather than a folder of prediction files, is scored.
+
+    Yields:
+        ``(sample, prob_map, score)`` with prob_map (3, H, W) float32 (pristine, source,
+        target) or (H, W) float32 = P(forged) for 1-class models, score in [0, 1]; or a
+        ``PredictionError`` naming a sample that could not be loaded, so scoring goes on.
+    """
+    from tamperscope.metrics.evaluation import PredictionError
+
+    for i, name in enumerate(dataset.names()):
+        try:
+            sample = dataset[i]
+        except TamperscopeError as exc:
+            yield PredictionError(name, f"cannot load the sample ({exc})")
+            continue
+        prediction, _ = predict_copy_move(
+            detector.model, sample["image"], long_side=detector.long_side, device=detector.device
+        )
+        probs = prediction.probabilities
+        yield sample, (probs[0] if probs.shape[0] == 1 else probs), prediction.score

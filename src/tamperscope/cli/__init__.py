@@ -8,6 +8,7 @@ from tamperscope import __version__
 from tamperscope.cli import analyze as _analyze
 from tamperscope.cli import evaluate as _evaluate
 from tamperscope.cli import synth as _synth
+from tamperscope.cli import train as _train
 
 app = typer.Typer(
     name="tamperscope",
@@ -36,6 +37,7 @@ def _root(
 app.add_typer(_synth.app, name="synth")
 app.command("analyze")(_analyze.analyze)
 app.command("evaluate")(_evaluate.evaluate)
+app.command("train")(_train.train)
 
 
 @app.command("models")

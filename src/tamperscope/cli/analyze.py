@@ -61,7 +61,11 @@ def analyze(
 
     table = Table(title=f"tamperscope analyze ({detector.name})")
     for col in ("file", "verdict", "score", "source px", "target px", "seconds"):
-        table.add_column(col, justify="right" if col not in ("file", "verdict") else "left")
+        table.add_column(
+            col,
+            justify="left" if col in ("file", "verdict") else "right",
+            overflow="fold",
+        )
     failures: list[tuple[Path, str]] = []
     for path, result in analyze_batch(inputs, model=detector, out_dir=out):
         if isinstance(result, TamperscopeError):

@@ -1,5 +1,23 @@
-"""Dataset readers for public benchmarks and generated sets, and image decoding."""
+"""Dataset readers for public benchmarks and generated sets, and image decoding.
 
+Importing this package registers every reader, so :func:`open_dataset` finds them by name:
+``coverage``, ``casia``, ``comofod``, ``busternet-hdf5``, ``usc-isi``, ``noso``,
+``cm-disambiguation``, ``generated`` (``generated-images``, ``generated-pairs``), ``manifest``
+and ``folder``.
+"""
+
+from tamperscope.data import (  # noqa: F401  (importing registers the readers)
+    busternet_hdf5,
+    casia,
+    cm_disambiguation,
+    comofod,
+    coverage,
+    folder,
+    generated,
+    manifest,
+    noso,
+    usc_isi,
+)
 from tamperscope.data.base import (
     ForgeryDataset,
     InMemoryDataset,
@@ -8,12 +26,34 @@ from tamperscope.data.base import (
     open_dataset,
     register_dataset,
 )
+from tamperscope.data.busternet_hdf5 import BusterNetHDF5Dataset
+from tamperscope.data.casia import CasiaDataset
+from tamperscope.data.cm_disambiguation import CMDisambiguationDataset
+from tamperscope.data.comofod import CoMoFoDDataset
+from tamperscope.data.coverage import CoverageDataset
+from tamperscope.data.folder import FolderDataset
+from tamperscope.data.generated import GeneratedDataset, GeneratedPairDataset
 from tamperscope.data.io import read_image, read_mask, write_image
+from tamperscope.data.manifest import ManifestDataset, ManifestPairDataset
+from tamperscope.data.noso import NoSoDataset
+from tamperscope.data.usc_isi import USCISIDataset
 
 __all__ = [
+    "BusterNetHDF5Dataset",
+    "CMDisambiguationDataset",
+    "CasiaDataset",
+    "CoMoFoDDataset",
+    "CoverageDataset",
+    "FolderDataset",
     "ForgeryDataset",
+    "GeneratedDataset",
+    "GeneratedPairDataset",
     "InMemoryDataset",
+    "ManifestDataset",
+    "ManifestPairDataset",
+    "NoSoDataset",
     "PairDataset",
+    "USCISIDataset",
     "list_datasets",
     "open_dataset",
     "read_image",

@@ -1,0 +1,742 @@
+"""The scoring loop: a dataset's ground truth against predicted maps and scores.
+
+The core, :func:`evaluate_predictions`, takes the dataset and an iterable of
+``(sample, prob_map, score)`` triples, so the maps can come from files
+(:func:`folder_predictions`) or straight from a model. Everything pooled over the dataset is
+kept as confusion counts and fixed-bin score histograms
+(:class:`~tamperscope.metrics.pixel.ScoreHistogram`), never as pixels, so memory does not
+grow with the dataset.
+
+Prediction folder format (read by :class:`PredictionFolder`), for each sample name ``NAME``
+(names may contain ``/``, which maps to sub-folders):
+
+* ``PRED/NAME.npy``: (H, W) float in [0, 1] = probability of forged (union of source and
+  target); or (3, H, W) / (H, W, 3) float in [0, 1] with channels (pristine, source, target)
+  = 3-class prediction. Takes precedence over a PNG of the same name.
+* ``PRED/NAME.png``: grey = probability of forged (value / 255); RGB with R = P(target),
+  G = P(source) (B ignored) = 3-class prediction (P(pristine) = 1 - R - G, clipped).
+* optional ``PRED/scores.csv`` (columns ``name,score``) or ``PRED/scores.json``
+  (``{name: score}``): image-level scores. An image without one is scored by the maximum of
+  its forgery probability map.
+
+Maps of another size than the ground truth are resized bilinearly to it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+from tamperscope import __version__
+from tamperscope.data.base import ForgeryDataset, PairDataset
+from tamperscope.data.io import read_mask
+from tamperscope.errors import ImageReadError, TamperscopeError
+from tamperscope.metrics.discernibility import discernibility_outcome, discernibility_summary
+from tamperscope.metrics.image import combined_f1, image_level_metrics, image_roc
+from tamperscope.metrics.pairs import pair_localization_scores, pair_score
+from tamperscope.metrics.pixel import (
+    SCORE_NAMES,
+    ConfusionCounts,
+    EmptyRule,
+    ScoreHistogram,
+    check_empty_rule,
+    confusion_counts,
+    f1_inverted_max,
+    localization_scores,
+    mean_or_none,
+    no_score_zone,
+    per_image_f1_curve,
+    three_class_labels,
+)
+from tamperscope.types import CLASS_NAMES, Sample
+
+logger = logging.getLogger(__name__)
+
+#: Columns of the per-image table, in order.
+PER_IMAGE_COLUMNS = (
+    "name",
+    "label",
+    "score",
+    "predicted_label",
+    "mask_case",
+    "f1",
+    "precision",
+    "recall",
+    "iou",
+    "mcc",
+    "nmm",
+    "auc",
+    "f1_best",
+    "f1_best_threshold",
+    "f1_inverted_max",
+    "f1_border",
+    "f1_pristine",
+    "f1_source",
+    "f1_target",
+    "discernibility",
+    "error",
+)
+
+PROTOCOL_NOTES = {
+    "threshold": "a pixel (image) is predicted forged when its probability (score) >= threshold",
+    "protocol_a": "pooled: confusion counts of all scored pixels of all images, one metric",
+    "protocol_b": "per-image: metric computed on each image, then averaged over images",
+    "authentic_skip": (
+        "images whose ground-truth mask is empty (authentic) are left out of every pixel-level "
+        "metric, per-image and pooled; per class, images without that class are left out of "
+        "that class's per-image mean"
+    ),
+    "authentic_count": (
+        "images with an empty mask count: nothing predicted scores 1 on every metric; any "
+        "forged pixel predicted scores precision 0, recall 1, F1 0, IoU 0, MCC 0, NMM -1; "
+        "their pixels enter the pooled counts"
+    ),
+    "nonempty_masks": "precision is 0 when nothing is predicted, MCC is 0 when undefined",
+    "pixel_auc": (
+        "from score histograms of 1001 bins on [0, 1] (scores quantized to 0.001); per-image "
+        "AUC is averaged over images whose mask is neither empty nor full"
+    ),
+    "f1_fixed_threshold": "F1 at the given threshold",
+    "f1_per_image_best_threshold": (
+        "oracle: each image at its own best threshold (chosen with the ground truth), then "
+        "averaged; an optimistic upper bound"
+    ),
+    "f1_dataset_best_threshold": (
+        "one threshold for all images, the one maximizing the dataset F1 (chosen with the "
+        "ground truth; optimistic)"
+    ),
+    "f1_inverted_max": "per image, max of the F1 of the map and of 1 - map at the threshold",
+    "f1_border_excluded": (
+        "F1 at the threshold ignoring pixels within border_px pixels of the ground-truth "
+        "boundary (NIST MFC no-score zone: dilation minus erosion with a disc); 0 = no zone"
+    ),
+    "three_class_labels": (
+        "forged where P(source) + P(target) >= threshold, then source where P(source) > "
+        "P(target), else target"
+    ),
+    "image_score": (
+        "given score when provided, else the maximum of the forgery probability map; images "
+        "whose label is not 0 or 1 (unknown) are left out of image-level metrics"
+    ),
+    "combined_f1": (
+        "harmonic mean of pixel F1 (protocol B, fixed threshold) and image F1; combined_f1_mvss "
+        "uses the harmonic mean of sensitivity and specificity as image F1 (MVSS-Net, ICCV 2021)"
+    ),
+    "discernibility": (
+        "BusterNet (Wu et al., ECCV 2018): missed = no source/target pixel predicted; opted out = "
+        "only one of source/target predicted; correct = predicted source overlaps GT source more "
+        "than GT target and predicted target overlaps GT target more than GT source; wrong = "
+        "other opted-in images. Scored on images whose GT has both source and target"
+    ),
+}
+
+
+class PredictionError(TamperscopeError):
+    """A prediction for one sample is missing or unusable.
+
+    Attributes:
+        name: the sample name.
+        reason: what is wrong, in words.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"{name}: {reason}")
+
+
+def _check_probabilities(arr: np.ndarray, where: str) -> np.ndarray:
+    arr = arr.astype(np.float32, copy=False)
+    if arr.size == 0:
+        raise ValueError(f"{where}: prediction is empty")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{where}: prediction contains NaN or infinite values")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(
+            f"{where}: probabilities must be in [0, 1], got values in [{lo:.4g}, {hi:.4g}] "
+            "(apply a sigmoid or softmax to logits first)"
+        )
+    return arr
+
+
+def normalize_prediction(pred: np.ndarray, where: str = "prediction") -> np.ndarray:
+    """Bring a probability map to the layout the scoring loop uses.
+
+    Args:
+        pred: (H, W) float in [0, 1] = P(forged); or (3, H, W) or (H, W, 3) float in [0, 1]
+            with channels (pristine, source, target). When both the first and last axes have
+            length 3, (3, H, W) is assumed.
+        where: name used in error messages.
+
+    Returns:
+        (H, W) or (3, H, W) float32 in [0, 1].
+
+    Raises:
+        ValueError: another shape, NaN/inf, or values outside [0, 1].
+    """
+    arr = np.asarray(pred)
+    if arr.ndim == 3 and arr.shape[0] != 3 and arr.shape[2] == 3:
+        arr = np.moveaxis(arr, 2, 0)
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[0] == 3)):
+        raise ValueError(
+            f"{where}: expected an (H, W) forgery map or a (3, H, W) / (H, W, 3) map of "
+            f"(pristine, source, target) probabilities, got shape {arr.shape}"
+        )
+    return _check_probabilities(arr, where)
+
+
+def forgery_probability(prob: np.ndarray) -> np.ndarray:
+    """P(forged) of a normalized map: itself when (H, W), P(source) + P(target) (clipped)
+    when (3, H, W). Returns (H, W) float32 in [0, 1]."""
+    if prob.ndim == 2:
+        return prob
+    return np.clip(prob[1] + prob[2], 0.0, 1.0)
+
+
+def resize_prediction(prob: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an (H, W) or (3, H, W) map bilinearly to ``size`` = (height, width)."""
+    h, w = size
+    if prob.shape[-2:] == (h, w):
+        return prob
+    if prob.ndim == 2:
+        return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+    hwc = cv2.resize(
+        np.ascontiguousarray(np.moveaxis(prob, 0, 2)), (w, h), interpolation=cv2.INTER_LINEAR
+    )
+    return np.ascontiguousarray(np.moveaxis(hwc, 2, 0))
+
+
+def load_prediction_file(path: str | Path) -> np.ndarray:
+    """Read one prediction file of the folder format (module docstring).
+
+    Args:
+        path: ``.npy`` or ``.png`` file.
+
+    Returns:
+        (H, W) or (3, H, W) float32 in [0, 1].
+
+    Raises:
+        ImageReadError: the file cannot be decoded, or holds an unusable array.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ImageReadError(path, f"cannot read .npy prediction ({exc})") from exc
+        if not np.issubdtype(arr.dtype, np.number) and arr.dtype != np.bool_:
+            raise ImageReadError(path, f"prediction array has non-numeric dtype {arr.dtype}")
+        try:
+            return normalize_prediction(arr.astype(np.float32), str(path))
+        except ValueError as exc:
+            raise ImageReadError(path, str(exc).removeprefix(f"{path}: ")) from exc
+    raw = read_mask(path)
+    if raw.ndim == 2:
+        return raw.astype(np.float32) / 255.0
+    target = raw[..., 0].astype(np.float32) / 255.0
+    source = raw[..., 1].astype(np.float32) / 255.0
+    pristine = np.clip(1.0 - source - target, 0.0, 1.0)
+    return np.stack([pristine, source, target])
+
+
+def _read_scores(folder: Path) -> dict[str, float]:
+    csv_path, json_path = folder / "scores.csv", folder / "scores.json"
+    if csv_path.exists() and json_path.exists():
+        raise PredictionError(
+            str(folder), "both scores.csv and scores.json exist; keep only one of them"
+        )
+    scores: dict[str, float] = {}
+    if csv_path.exists():
+        with open(csv_path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or not {"name", "score"} <= set(reader.fieldnames):
+                raise PredictionError(
+                    str(csv_path),
+                    f"needs a header with columns name,score; got {reader.fieldnames}",
+                )
+            for line, row in enumerate(reader, start=2):
+                scores[row["name"]] = _parse_score(row["score"], f"{csv_path} line {line}")
+    elif json_path.exists():
+        try:
+            data = json.loads(json_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise PredictionError(str(json_path), f"not valid JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise PredictionError(str(json_path), "must hold an object {name: score}")
+        for name, value in data.items():
+            scores[str(name)] = _parse_score(value, f"{json_path} entry {name!r}")
+    return scores
+
+
+def _parse_score(value: Any, where: str) -> float:
+    try:
+        score = float(value)
+    except (TypeError, ValueError) as exc:
+        raise PredictionError(where, f"score {value!r} is not a number") from exc
+    if not np.isfinite(score):
+        raise PredictionError(where, f"score {value!r} is not finite")
+    return score
+
+
+class PredictionFolder:
+    """A folder of predicted maps and optional image-level scores (module docstring).
+
+    Args:
+        folder: the prediction folder.
+
+    Raises:
+        PredictionError: the folder does not exist, or its scores file is malformed.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise PredictionError(str(self.folder), "prediction folder does not exist")
+        self.scores = _read_scores(self.folder)
+
+    def path(self, name: str) -> Path | None:
+        """The prediction file of ``name`` (``.npy`` before ``.png``), or ``None``."""
+        for suffix in (".npy", ".png"):
+            candidate = self.folder / f"{name}{suffix}"
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def load(self, name: str) -> np.ndarray:
+        """The map of ``name``: (H, W) or (3, H, W) float32 in [0, 1].
+
+        Raises:
+            PredictionError: no file, or the file cannot be used.
+        """
+        path = self.path(name)
+        if path is None:
+            raise PredictionError(
+                name, f"no prediction file {name}.png or {name}.npy in {self.folder}"
+            )
+        try:
+            return load_prediction_file(path)
+        except ImageReadError as exc:
+            raise PredictionError(name, str(exc)) from exc
+
+    def score(self, name: str) -> float | None:
+        """The image-level score of ``name`` from scores.csv/json, or ``None``."""
+        return self.scores.get(name)
+
+
+def folder_predictions(
+    dataset: ForgeryDataset, folder: str | Path | PredictionFolder
+) -> Iterator[tuple[Sample, np.ndarray, float | None] | PredictionError]:
+    """Pair each sample of ``dataset`` with its prediction from a folder.
+
+    Args:
+        dataset: the ground truth.
+        folder: prediction folder or an open :class:`PredictionFolder`.
+
+    Yields:
+        ``(sample, prob_map, score)`` with prob_map (H, W) or (3, H, W) float32 in [0, 1]
+        and score ``None`` when the folder has none; or a :class:`PredictionError` for a
+        sample whose prediction (or ground truth) cannot be read.
+
+    Raises:
+        PredictionError: the folder does not exist or its scores file is malformed.
+    """
+    preds = folder if isinstance(folder, PredictionFolder) else PredictionFolder(folder)
+    names = dataset.names()
+    for i, name in enumerate(names):
+        try:
+            sample = dataset[i]
+        except TamperscopeError as exc:
+            yield PredictionError(name, f"cannot load the sample ({exc})")
+            continue
+        try:
+            prob = preds.load(name)
+        except PredictionError as exc:
+            yield exc
+            continue
+        yield sample, prob, preds.score(name)
+
+
+@dataclass
+class _Pooled:
+    """Pooled (protocol A) statistics and per-image (protocol B) lists of one mask kind."""
+
+    counts: ConfusionCounts = field(default_factory=ConfusionCounts)
+    per_image: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in SCORE_NAMES})
+
+    def add(self, counts: ConfusionCounts, scores: dict[str, float] | None, pooled: bool) -> None:
+        if pooled:
+            self.counts = self.counts + counts
+        if scores is not None:
+            for k in SCORE_NAMES:
+                self.per_image[k].append(scores[k])
+
+    def summary(self) -> dict[str, Any]:
+        c = self.counts
+        pooled = None
+        if c.positives > 0:
+            pooled = {
+                "precision": c.precision(),
+                "recall": c.recall(),
+                "f1": c.f1(),
+                "iou": c.iou(),
+                "mcc": c.mcc(),
+                "nmm": c.nmm(),
+                **c.as_dict(),
+            }
+        n = len(self.per_image["f1"])
+        per_image = {k: mean_or_none(v) for k, v in self.per_image.items()}
+        return {"per_image": {**per_image, "n_images": n}, "pooled": pooled}
+
+
+def _fmt(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+def _validate_mask(mask: np.ndarray, mask_kind: str, name: str) -> np.ndarray:
+    if mask.ndim != 2:
+        raise PredictionError(name, f"ground-truth mask must be (H, W), got shape {mask.shape}")
+    if mask_kind == "three_class" and int(mask.max(initial=0)) > 2:
+        raise PredictionError(
+            name,
+            f"3-class ground-truth mask has values up to {int(mask.max())}; expected "
+            "{0 pristine, 1 source, 2 target}",
+        )
+    return mask
+
+
+def evaluate_predictions(
+    dataset: ForgeryDataset,
+    predictions: Iterable[tuple[Sample, np.ndarray, float | None] | PredictionError],
+    *,
+    threshold: float = 0.5,
+    border: int = 0,
+    authentic: EmptyRule = "skip",
+    bins: int = 1001,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Score predicted maps and image scores against a dataset's ground truth.
+
+    Pixel metrics are computed on the forged-vs-pristine ("union") mask and, when both the
+    ground truth and the prediction are 3-class, per class (pristine, source, target), each
+    per image (protocol B) and pooled (protocol A). The F1 conventions are reported side by
+    side under their names; :data:`PROTOCOL_NOTES` (also in the result) states each rule.
+    Pooled AUC and the dataset-best threshold use fixed-bin histograms, not stored pixels.
+
+    Args:
+        dataset: the ground truth; used for its name, size and mask kind.
+        predictions: ``(sample, prob_map, score)`` triples, prob_map (H, W) float in [0, 1]
+            = P(forged) or (3, H, W) / (H, W, 3) float in [0, 1] = (pristine, source,
+            target); score a float or ``None`` (then the map's maximum). A
+            :class:`PredictionError` in place of a triple records that sample as failed and
+            scoring goes on. Maps are resized bilinearly to the mask size.
+        threshold: pixel and image decision threshold in [0, 1] (``>=`` is forged).
+        border: no-score zone half-width in pixels for the ``border_excluded`` F1 (0 = none).
+        authentic: ``"skip"`` or ``"count"``, the empty-mask rule (see PROTOCOL_NOTES).
+        bins: histogram bins for AUC and best thresholds.
+        progress: show a progress bar.
+
+    Returns:
+        Dict (JSON-ready except ``curves``): ``tamperscope_version``, ``dataset``, ``settings``,
+        ``protocol_notes``, ``counts``, ``pixel`` (``union`` and ``per_class``),
+        ``f1_conventions``, ``image``, ``combined_f1``, ``combined_f1_mvss``,
+        ``discernibility``, ``errors`` (list of ``{name, reason}``), plus ``per_image`` (rows
+        keyed by :data:`PER_IMAGE_COLUMNS`) and ``curves`` (numpy ROC arrays for plots).
+
+    Raises:
+        TypeError: ``dataset`` is a :class:`~tamperscope.data.base.PairDataset`.
+        ValueError: threshold outside [0, 1], negative border or unknown ``authentic`` rule.
+    """
+    if isinstance(dataset, PairDataset):
+        raise TypeError(
+            "evaluate_predictions scores single images; score probe/donor pairs with "
+            "evaluate_pair_predictions"
+        )
+    check_empty_rule(authentic)
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    if border < 0:
+        raise ValueError(f"border must be >= 0 pixels, got {border}")
+
+    union = _Pooled()
+    border_acc = _Pooled()
+    classes = {c: _Pooled() for c in CLASS_NAMES}
+    pooled_hist = ScoreHistogram(bins)
+    curve_sum = np.zeros(bins)
+    n_curves = 0
+    best_f1s: list[float] = []
+    inverted: list[float] = []
+    aucs: list[float] = []
+    outcomes: list[str | None] = []
+    labels: list[int] = []
+    scores: list[float] = []
+    rows: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
+    cases = {
+        "gt_forged": 0,
+        "gt_forged_pred_empty": 0,
+        "gt_empty_pred_empty": 0,
+        "gt_empty_pred_forged": 0,
+        "no_ground_truth": 0,
+        "three_class_scored": 0,
+        "union_only_prediction": 0,
+        "unknown_label": 0,
+    }
+
+    total = len(dataset)
+    for item in tqdm(predictions, total=total, disable=not progress, desc="scoring", unit="img"):
+        if isinstance(item, PredictionError):
+            errors.append({"name": item.name, "reason": item.reason})
+            rows.append({"name": item.name, "error": item.reason})
+            continue
+        sample, prob, given_score = item
+        name = sample["name"]
+        try:
+            prob = normalize_prediction(prob, name)
+        except ValueError as exc:
+            reason = str(exc).removeprefix(f"{name}: ")
+            errors.append({"name": name, "reason": reason})
+            rows.append({"name": name, "error": reason})
+            continue
+        fmap = forgery_probability(prob)
+        score = float(fmap.max()) if given_score is None else float(given_score)
+        label = int(sample["label"])
+        row: dict[str, Any] = {
+            "name": name,
+            "label": label,
+            "score": score,
+            "predicted_label": int(score >= threshold),
+        }
+        rows.append(row)
+        mask = sample.get("mask")
+        mask_kind = sample.get("mask_kind", dataset.mask_kind)
+        if mask is not None:
+            try:
+                mask = _validate_mask(np.asarray(mask), mask_kind, name)
+            except PredictionError as exc:
+                errors.append({"name": name, "reason": exc.reason})
+                row["error"] = exc.reason
+                continue
+        if label in (0, 1):
+            labels.append(label)
+            scores.append(score)
+        else:
+            cases["unknown_label"] += 1
+        if mask is None:
+            cases["no_ground_truth"] += 1
+            row["mask_case"] = "no_ground_truth"
+            continue
+        prob = resize_prediction(prob, mask.shape)
+        fmap = forgery_probability(prob)
+        gt = mask != 0
+        pred = fmap >= threshold
+        counts = confusion_counts(pred, gt)
+        gt_empty = counts.positives == 0
+        if gt_empty:
+            case = "gt_empty_pred_empty" if counts.fp == 0 else "gt_empty_pred_forged"
+        else:
+            cases["gt_forged"] += 1
+            case = "gt_forged_pred_empty" if counts.predicted == 0 else "gt_forged"
+        if case != "gt_forged":
+            cases[case] += 1
+        row["mask_case"] = case
+        include_pooled = not gt_empty or authentic == "count"
+
+        loc = localization_scores(counts, empty=authentic)
+        union.add(counts, loc, include_pooled)
+        if loc is not None:
+            row.update(loc)
+
+        hist = ScoreHistogram(bins)
+        hist.update(fmap, gt)
+        img_auc = hist.auc()
+        if img_auc is not None:
+            aucs.append(img_auc)
+            row["auc"] = img_auc
+        if include_pooled:
+            pooled_hist += hist
+        curve = per_image_f1_curve(hist, empty=authentic)
+        if curve is not None:
+            curve_sum += curve
+            n_curves += 1
+            k = int(np.argmax(curve))
+            best_f1s.append(float(curve[k]))
+            row["f1_best"] = float(curve[k])
+            row["f1_best_threshold"] = float(hist.thresholds[k])
+        inv = f1_inverted_max(fmap, gt, threshold, empty=authentic)
+        if inv is not None:
+            inverted.append(inv)
+            row["f1_inverted_max"] = inv
+
+        zone = no_score_zone(gt, border)
+        b_counts = confusion_counts(pred, gt, zone)
+        b_scores = localization_scores(b_counts, empty=authentic)
+        border_acc.add(b_counts, b_scores, include_pooled)
+        if b_scores is not None:
+            row["f1_border"] = b_scores["f1"]
+
+        if mask_kind == "three_class" and prob.ndim == 3 and include_pooled:
+            cases["three_class_scored"] += 1
+            pred_labels = three_class_labels(prob, threshold)
+            for c, cname in enumerate(CLASS_NAMES):
+                c_counts = confusion_counts(pred_labels == c, mask == c)
+                c_scores = localization_scores(c_counts, empty=authentic)
+                classes[cname].add(c_counts, c_scores, include_pooled)
+                if c_scores is not None:
+                    row[f"f1_{cname}"] = c_scores["f1"]
+            outcome = discernibility_outcome(pred_labels, mask)
+            outcomes.append(outcome)
+            row["discernibility"] = outcome
+        elif mask_kind == "three_class" and include_pooled:
+            cases["union_only_prediction"] += 1
+
+    union_summary = union.summary()
+    union_summary["per_image"]["auc"] = mean_or_none(aucs)
+    union_summary["per_image"]["n_images_auc"] = len(aucs)
+    pooled_auc = pooled_hist.auc()
+    if union_summary["pooled"] is not None:
+        union_summary["pooled"]["auc"] = pooled_auc
+    per_class = (
+        {c: acc.summary() for c, acc in classes.items()} if cases["three_class_scored"] else None
+    )
+
+    pooled_best = pooled_hist.best_f1() if pooled_hist.pos.sum() > 0 else None
+    per_image_best = None
+    if n_curves:
+        mean_curve = curve_sum / n_curves
+        k = int(np.argmax(mean_curve))
+        per_image_best = {"f1": float(mean_curve[k]), "threshold": float(pooled_hist.thresholds[k])}
+    border_summary = border_acc.summary()
+    f1_conventions = {
+        "fixed_threshold": {
+            "threshold": threshold,
+            "per_image": union_summary["per_image"]["f1"],
+            "pooled": None if union_summary["pooled"] is None else union_summary["pooled"]["f1"],
+        },
+        "per_image_best_threshold": {"per_image": mean_or_none(best_f1s)},
+        "dataset_best_threshold": {
+            "per_image": per_image_best,
+            "pooled": None
+            if pooled_best is None
+            else {"f1": pooled_best[0], "threshold": pooled_best[1]},
+        },
+        "inverted_max": {"threshold": threshold, "per_image": mean_or_none(inverted)},
+        "border_excluded": {
+            "border_px": border,
+            "threshold": threshold,
+            "per_image": border_summary["per_image"]["f1"],
+            "pooled": None if border_summary["pooled"] is None else border_summary["pooled"]["f1"],
+        },
+    }
+
+    image = image_level_metrics(np.array(labels), np.array(scores), threshold) if labels else None
+    pixel_f1 = union_summary["per_image"]["f1"]
+    curves: dict[str, Any] = {"image_roc": None, "pixel_roc": None}
+    if image is not None:
+        curves["image_roc"] = image_roc(np.array(labels), np.array(scores))
+        if curves["image_roc"] is not None:
+            curves["image_roc"].update(auc=image["auc"], eer=image["eer"])
+    if pooled_auc is not None:
+        fpr, tpr, thr = pooled_hist.roc()
+        curves["pixel_roc"] = {"fpr": fpr, "tpr": tpr, "thresholds": thr, "auc": pooled_auc}
+
+    return {
+        "tamperscope_version": __version__,
+        "dataset": {
+            "kind": getattr(dataset, "kind", type(dataset).__name__),
+            "n_samples": total,
+            "mask_kind": dataset.mask_kind,
+        },
+        "settings": {
+            "threshold": threshold,
+            "border_px": border,
+            "authentic": authentic,
+            "histogram_bins": bins,
+        },
+        "protocol_notes": PROTOCOL_NOTES,
+        "counts": {
+            "n_samples": total,
+            "n_scored": len(rows) - len(errors),
+            "n_errors": len(errors),
+            "n_tampered": int(sum(labels)),
+            "n_authentic": len(labels) - int(sum(labels)),
+            **cases,
+        },
+        "pixel": {"union": union_summary, "per_class": per_class},
+        "f1_conventions": f1_conventions,
+        "image": image,
+        "combined_f1": combined_f1(pixel_f1, None if image is None else image["f1"]),
+        "combined_f1_mvss": combined_f1(pixel_f1, None if image is None else image["f1_sens_spec"]),
+        "discernibility": discernibility_summary(outcomes) if outcomes else None,
+        "errors": errors,
+        "per_image": [{k: _fmt(r.get(k)) for k in PER_IMAGE_COLUMNS} for r in rows],
+        "curves": curves,
+    }
+
+
+def evaluate_pair_predictions(
+    pairs: Iterable[tuple[dict[str, Any], np.ndarray, np.ndarray]],
+    *,
+    threshold: float = 0.5,
+    empty: EmptyRule = "skip",
+) -> dict[str, Any]:
+    """Score probe/donor pair predictions (constrained splicing), DMAC's protocol.
+
+    Localization: IoU, MCC and NMM of each pair averaged over its two masks
+    (:func:`~tamperscope.metrics.pairs.pair_localization_scores`), then over pairs; pairs
+    without masks are not localized. Detection: :func:`~tamperscope.metrics.pairs.pair_score`
+    against the pair label, with :func:`~tamperscope.metrics.image.image_level_metrics`.
+
+    Args:
+        pairs: ``(pair_sample, prob_probe, prob_donor)``, maps (H, W) float in [0, 1] of the
+            probe and donor sizes (resized bilinearly otherwise).
+        threshold: pixel and pair decision threshold.
+        empty: empty-mask rule (negative pairs have empty masks).
+
+    Returns:
+        ``{"n_pairs", "localization": {"iou", "mcc", "nmm", "n_pairs"}, "detection"}``.
+
+    Raises:
+        ValueError: no pair, or a map is not (H, W) in [0, 1].
+    """
+    check_empty_rule(empty)
+    loc: dict[str, list[float]] = {"iou": [], "mcc": [], "nmm": []}
+    labels, scores = [], []
+    for sample, pa, pb in pairs:
+        pa = normalize_prediction(pa, f"{sample['name']} probe")
+        pb = normalize_prediction(pb, f"{sample['name']} donor")
+        if pa.ndim != 2 or pb.ndim != 2:
+            raise ValueError(f"{sample['name']}: pair predictions must be (H, W) forgery maps")
+        labels.append(int(sample["label"]))
+        scores.append(pair_score(pa, pb, threshold))
+        ga, gb = sample.get("probe_mask"), sample.get("donor_mask")
+        if ga is None or gb is None:
+            continue
+        pa, pb = resize_prediction(pa, ga.shape), resize_prediction(pb, gb.shape)
+        s = pair_localization_scores(pa, pb, ga, gb, threshold, empty=empty)
+        if s is not None:
+            for k in loc:
+                loc[k].append(s[k])
+    if not labels:
+        raise ValueError("no pairs to score")
+    return {
+        "n_pairs": len(labels),
+        "localization": {
+            **{k: mean_or_none(v) for k, v in loc.items()},
+            "n_pairs": len(loc["iou"]),
+        },
+        "detection": image_level_metrics(np.array(labels), np.array(scores), threshold),
+    }

@@ -1,0 +1,745 @@
+"""Generation of whole synthetic sets: copy-move, splice pairs, inpainting.
+
+Every sample is a function of ``(seed, index)`` and the list of source photos: its generator is
+``np.random.default_rng([seed, index])``, and photos are assigned by index through a seeded
+permutation (:func:`~tamperscope.synth.regions.image_order`). Unreadable photos are skipped
+with a warning and replaced by the next photo of that order, so one bad file changes only the
+samples that would have used it. The same seed gives the same bytes.
+
+Output layout and resume behaviour are described in :mod:`tamperscope.synth.writer`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tamperscope import __version__
+from tamperscope.errors import ImageReadError, TamperscopeError
+from tamperscope.synth.attacks import (
+    Attack,
+    apply_attacks,
+    get_attack,
+    parse_attacks,
+    resize_image,
+    sample_attacks,
+)
+from tamperscope.synth.blending import check_blend
+from tamperscope.synth.copy_move import PlacementError, make_copy_move
+from tamperscope.synth.geometry import bounding_box
+from tamperscope.synth.inpainting import (
+    MASK_TYPES,
+    Inpainter,
+    OpenCVInpainter,
+    make_inpainting,
+    sample_inpainting_mask,
+)
+from tamperscope.synth.regions import (
+    RegionSource,
+    SourcePhoto,
+    area_fraction,
+    image_order,
+    open_region_source,
+)
+from tamperscope.synth.sampling import (
+    TRANSFORM_FAMILIES,
+    AreaGroup,
+    is_negative,
+    parse_groups,
+    sample_group,
+    validate_fraction,
+)
+from tamperscope.synth.splice import background_pair, make_splice_pair, negative_pair
+from tamperscope.synth.writer import (
+    GenerationError,
+    GenerationSummary,
+    run_generation,
+)
+
+logger = logging.getLogger(__name__)
+
+INPAINTER_CHOICES = ("telea", "ns", "both")
+
+#: Region draws per photo before moving on to the next photo.
+REGION_TRIES = 5
+
+
+@dataclass(frozen=True)
+class CommonOptions:
+    """Options shared by the generators.
+
+    Attributes:
+        images: photo folder, or ``"skimage"`` for scikit-image's bundled colour photos.
+        regions: region source, one of ``random``, ``bsds500``, ``camvid``, ``labels``, ``coco``.
+        labels_suffix: label-map suffix (overrides the ``bsds500``/``camvid`` preset).
+        instance_classes: class ids whose connected components are regions (label maps).
+        coco_annotations: COCO instance annotation file (``regions="coco"``).
+        groups: area groups sampled uniformly (``Difficult``, ``Normal``, ``Easy``).
+        blend: ``hard``, ``feather`` or ``poisson``.
+        feather_px: feather ramp width, pixels.
+        transform: transformation family (``random`` is DMAC's sampling).
+        attacks: attack specs applied to every forged image, e.g. ``("jpeg:75",)``.
+        random_attacks: probability of one random attack per sample (when ``attacks`` is
+            empty).
+        random_attack_names: attacks the random one is drawn from (None: all but resize).
+        max_side: shrink photos so the longer side is at most this many pixels.
+        max_tries: warped transformation attempts per region.
+        max_image_tries: photos tried per sample before the sample fails.
+    """
+
+    images: str = "skimage"
+    regions: str = "random"
+    labels_suffix: str | None = None
+    instance_classes: tuple[int, ...] | None = None
+    coco_annotations: str | None = None
+    groups: tuple[str, ...] = ("Difficult", "Normal", "Easy")
+    blend: str = "hard"
+    feather_px: int = 8
+    transform: str = "random"
+    attacks: tuple[str, ...] = ()
+    random_attacks: float = 0.0
+    random_attack_names: tuple[str, ...] | None = None
+    max_side: int | None = None
+    max_tries: int = 20
+    max_image_tries: int = 20
+
+
+@dataclass(frozen=True)
+class CopyMoveOptions(CommonOptions):
+    """Copy-move options (see :class:`CommonOptions`).
+
+    Attributes:
+        negatives: share of pristine samples (label 0, empty mask), in [0, 1].
+    """
+
+    negatives: float = 0.0
+
+
+@dataclass(frozen=True)
+class SpliceOptions(CommonOptions):
+    """Splice-pair options (see :class:`CommonOptions`).
+
+    Attributes:
+        size: (width, height) common working size of all photos; None keeps their sizes.
+    """
+
+    size: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class InpaintingOptions:
+    """Inpainting options.
+
+    Attributes:
+        images: photo folder, or ``"skimage"``.
+        groups: area groups of the masks.
+        mask_type: ``rect``, ``free-form`` or ``mixed``.
+        inpainter: ``telea``, ``ns`` or ``both`` (one drawn per sample).
+        radius: inpainting radius, pixels.
+        negatives: share of untouched samples (label 0), in [0, 1].
+        attacks, random_attacks, random_attack_names, max_side, max_image_tries: as
+            :class:`CommonOptions`.
+    """
+
+    images: str = "skimage"
+    groups: tuple[str, ...] = ("Difficult", "Normal", "Easy")
+    mask_type: str = "mixed"
+    inpainter: str = "telea"
+    radius: int = 5
+    negatives: float = 0.0
+    attacks: tuple[str, ...] = ()
+    random_attacks: float = 0.0
+    random_attack_names: tuple[str, ...] | None = None
+    max_side: int | None = None
+    max_image_tries: int = 20
+
+
+def _resolve_images(images: str | Path) -> str:
+    return "skimage" if str(images) == "skimage" else str(Path(images).expanduser().resolve())
+
+
+def _resolve_common(options: Any) -> dict[str, Any]:
+    """Validated, canonical field values shared by all option classes."""
+    changes: dict[str, Any] = {"images": _resolve_images(options.images)}
+    changes["groups"] = parse_groups(options.groups)
+    changes["attacks"] = tuple(a.spec for a in parse_attacks(options.attacks))
+    changes["random_attacks"] = validate_fraction(
+        options.random_attacks, "random attack probability"
+    )
+    if changes["attacks"] and changes["random_attacks"] > 0:
+        raise TamperscopeError("give either fixed attacks or a random attack probability, not both")
+    if options.random_attack_names is not None:
+        changes["random_attack_names"] = tuple(
+            get_attack(n).name for n in options.random_attack_names
+        )
+    if options.max_side is not None and options.max_side < 8:
+        raise TamperscopeError(f"max side must be at least 8 pixels, got {options.max_side}")
+    if options.max_image_tries < 1:
+        raise TamperscopeError("max image tries must be at least 1")
+    return changes
+
+
+def resolve_options(options: Any) -> Any:
+    """Validate options and put them in canonical form (absolute paths, canonical names).
+
+    Args:
+        options: a :class:`CopyMoveOptions`, :class:`SpliceOptions` or
+            :class:`InpaintingOptions`.
+
+    Returns:
+        A new options object of the same class.
+
+    Raises:
+        TamperscopeError: an invalid value; the message names the option.
+        AttackSpecError: a bad attack spec.
+    """
+    changes = _resolve_common(options)
+    if isinstance(options, CommonOptions):
+        check_blend(options.blend, options.feather_px)
+        if options.transform not in TRANSFORM_FAMILIES:
+            raise TamperscopeError(
+                f"unknown transform {options.transform!r}; choose from "
+                f"{', '.join(TRANSFORM_FAMILIES)}"
+            )
+        if options.max_tries < 1:
+            raise TamperscopeError("max tries must be at least 1")
+        if options.coco_annotations is not None:
+            changes["coco_annotations"] = str(Path(options.coco_annotations).expanduser().resolve())
+        if options.instance_classes is not None:
+            changes["instance_classes"] = tuple(int(c) for c in options.instance_classes)
+    if isinstance(options, CopyMoveOptions):
+        if options.transform == "raw":
+            raise TamperscopeError(
+                "copy-move cannot use transform 'raw' (the copy would cover its source)"
+            )
+        changes["negatives"] = validate_fraction(options.negatives, "negatives fraction")
+    if isinstance(options, SpliceOptions) and options.size is not None:
+        if len(options.size) != 2 or min(options.size) < 8:
+            raise TamperscopeError(
+                f"working size must be (width, height) >= 8 pixels, got {options.size}"
+            )
+        changes["size"] = (int(options.size[0]), int(options.size[1]))
+    if isinstance(options, InpaintingOptions):
+        if options.mask_type not in MASK_TYPES:
+            raise TamperscopeError(
+                f"unknown mask type {options.mask_type!r}; choose from {', '.join(MASK_TYPES)}"
+            )
+        if options.inpainter not in INPAINTER_CHOICES:
+            raise TamperscopeError(
+                f"unknown inpainter {options.inpainter!r}; "
+                f"choose from {', '.join(INPAINTER_CHOICES)}"
+            )
+        if options.radius < 1:
+            raise TamperscopeError(
+                f"inpainting radius must be at least 1 pixel, got {options.radius}"
+            )
+        changes["negatives"] = validate_fraction(options.negatives, "negatives fraction")
+    return dataclasses.replace(options, **changes)
+
+
+def _make_options(cls: type, options: Any, overrides: dict[str, Any]) -> Any:
+    base = options if options is not None else cls()
+    if not isinstance(base, cls):
+        raise TypeError(f"options must be {cls.__name__}, got {type(base).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise TypeError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+    for key in ("groups", "attacks", "random_attack_names", "instance_classes"):
+        if isinstance(overrides.get(key), str):
+            overrides[key] = tuple(s for s in overrides[key].split(",") if s.strip())
+        elif isinstance(overrides.get(key), list):
+            overrides[key] = tuple(overrides[key])
+    return resolve_options(dataclasses.replace(base, **overrides))  # type: ignore[type-var]
+
+
+def _config(kind: str, seed: int, n: int, options: Any) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "seed": int(seed),
+        "n": int(n),
+        "options": dataclasses.asdict(options),
+        "version": __version__,
+    }
+
+
+class _Context:
+    """Photos, their seeded order, a small decode cache and the bad-photo bookkeeping."""
+
+    def __init__(
+        self, source: RegionSource, seed: int, max_image_tries: int, summary: GenerationSummary
+    ):
+        self.source = source
+        self.order = image_order(len(source), seed)
+        self.max_image_tries = max_image_tries
+        self.summary = summary
+        self.bad: set[int] = set()
+        self._cache: OrderedDict[int, SourcePhoto] = OrderedDict()
+
+    def load(self, index: int) -> SourcePhoto | None:
+        if index in self.bad:
+            return None
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        try:
+            photo = self.source.load(index)
+        except ImageReadError as exc:
+            self.bad.add(index)
+            logger.warning("skipping unreadable source image %s", exc)
+            self.summary.bad_images.append(str(exc))
+            return None
+        self._cache[index] = photo
+        if len(self._cache) > 8:
+            self._cache.popitem(last=False)
+        return photo
+
+    def photos(self, start: int) -> Iterator[tuple[int, SourcePhoto]]:
+        """Photos for sample ``start``: entry ``start`` of the order, then the next ones."""
+        count = len(self.order)
+        for k in range(min(count, self.max_image_tries)):
+            index = int(self.order[(start + k) % count])
+            photo = self.load(index)
+            if photo is not None:
+                yield index, photo
+
+    def other_photo(self, rng: np.random.Generator, exclude: int) -> tuple[int, SourcePhoto] | None:
+        """A photo other than ``exclude``, drawn with ``rng``."""
+        count = len(self.order)
+        if count < 2:
+            raise GenerationError("splice pairs need at least two source photos")
+        offset = 1 + int(rng.integers(count - 1))
+        for j in range(min(count - 1, self.max_image_tries)):
+            index = (exclude + offset + j) % count
+            if index == exclude:
+                continue
+            photo = self.load(index)
+            if photo is not None:
+                return index, photo
+        return None
+
+
+def _attacks_for(options: Any, rng: np.random.Generator) -> list[Attack]:
+    if options.attacks:
+        return parse_attacks(options.attacks)
+    return sample_attacks(rng, options.random_attacks, options.random_attack_names)
+
+
+def _no_photo(index: int, ctx: _Context) -> GenerationError:
+    return GenerationError(
+        f"sample {index}: none of the {min(len(ctx.order), ctx.max_image_tries)} photos tried "
+        f"could be read ({len(ctx.summary.bad_images)} unreadable so far)"
+    )
+
+
+def _blend_record(options: CommonOptions) -> dict[str, Any]:
+    record: dict[str, Any] = {"mode": options.blend, "exact_paste": options.blend == "hard"}
+    if options.blend == "feather":
+        record["feather_px"] = options.feather_px
+    return record
+
+
+def _open_source(options: CommonOptions, size: tuple[int, int] | None = None) -> RegionSource:
+    return open_region_source(
+        options.images,
+        options.regions,
+        labels_suffix=options.labels_suffix,
+        instance_classes=options.instance_classes,
+        coco_annotations=options.coco_annotations,
+        max_side=options.max_side,
+        size=size,
+    )
+
+
+def _group_failure(index: int, group: AreaGroup, ctx: _Context, what: str) -> GenerationError:
+    return GenerationError(
+        f"sample {index}: no {group.name} region ({group.low:.0%}-{group.high:.0%} of the image) "
+        f"{what} in the {min(len(ctx.order), ctx.max_image_tries)} photos tried"
+    )
+
+
+def generate_copy_move(
+    out: str | Path,
+    n: int,
+    seed: int = 0,
+    options: CopyMoveOptions | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    on_sample: Callable[[int, dict[str, Any]], None] | None = None,
+    **overrides: Any,
+) -> GenerationSummary:
+    """Generate a copy-move set into ``out``.
+
+    Writes ``images/NAME.png`` (forged), ``masks/NAME.png`` (uint8 in {0 pristine, 1 source,
+    2 target}), ``originals/NAME.png`` and one manifest line per sample. Source and target
+    areas both lie in the sample's group; the copy never overlaps its source (random shapes
+    are drawn inside one half of the photo so that such a copy exists). Attacks are
+    applied to the forged image (and to negatives, so that post-processing is no cue for the
+    label); ``resize`` resizes the mask (nearest) and the saved original along. Boxes in
+    ``params`` are in pre-attack pixel coordinates.
+
+    Args:
+        out: output folder (created; an existing one with the same config is resumed).
+        n: number of samples.
+        seed: base seed; sample ``i`` uses ``np.random.default_rng([seed, i])``.
+        options: :class:`CopyMoveOptions`; keyword ``overrides`` replace its fields
+            (e.g. ``images="skimage"``, ``groups="Difficult,Normal"``).
+        resume: require an existing run to continue.
+        progress: show a progress bar.
+        on_sample: called with (index, manifest record) after each sample.
+
+    Returns:
+        :class:`~tamperscope.synth.writer.GenerationSummary`.
+
+    Raises:
+        TamperscopeError: invalid options, missing folders, no photos, a config mismatch in
+            ``out``, or a sample that no photo can provide.
+        TypeError: an unknown option name in ``overrides``.
+    """
+    opts: CopyMoveOptions = _make_options(CopyMoveOptions, options, overrides)
+    summary = GenerationSummary(Path(out), n)
+    ctx = _Context(_open_source(opts), seed, opts.max_image_tries, summary)
+
+    def render(index: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        rng = np.random.default_rng([seed, index])
+        name = f"{index:06d}"
+        attacks = _attacks_for(opts, rng)
+        record: dict[str, Any] = {
+            "index": index,
+            "name": name,
+            "kind": "copy-move",
+            "seed": seed,
+            "image": f"images/{name}.png",
+            "mask": f"masks/{name}.png",
+            "original": f"originals/{name}.png",
+        }
+        params: dict[str, Any]
+        if is_negative(index, opts.negatives):
+            photo = next((p for _, p in ctx.photos(index)), None)
+            if photo is None:
+                raise _no_photo(index, ctx)
+            forged, original = photo.image, photo.image
+            mask = np.zeros(photo.image.shape[:2], np.uint8)
+            label, group_name, fraction, params = 0, None, 0.0, {}
+        else:
+            group = sample_group(rng, opts.groups)
+            result, photo = None, None
+            for _, photo in ctx.photos(index):
+                for _ in range(REGION_TRIES):
+                    region = ctx.source.sample_region(photo, rng, group.range, half=True)
+                    if region is None:
+                        break
+                    try:
+                        result = make_copy_move(
+                            photo.image,
+                            region,
+                            rng,
+                            area_range=group.range,
+                            transform=opts.transform,
+                            blend=opts.blend,
+                            feather_px=opts.feather_px,
+                            max_tries=opts.max_tries,
+                        )
+                    except PlacementError:
+                        continue
+                    break
+                if result is not None:
+                    break
+            if result is None or photo is None:
+                raise _group_failure(index, group, ctx, "could be copied without overlap")
+            forged, original, mask = result.image, result.original, result.mask
+            label, group_name = 1, group.name
+            fraction = result.source_area_fraction
+            params = result.params()
+            params["blend"] = _blend_record(opts)
+        forged, (mask,) = apply_attacks(forged, attacks, rng, masks=[mask])
+        original = resize_image(original, forged.shape[:2])
+        params["attacks"] = [a.spec for a in attacks]
+        record.update(
+            label=label,
+            mask_kind="three_class",
+            source_image=photo.key,
+            width=int(forged.shape[1]),
+            height=int(forged.shape[0]),
+            area_fraction=round(fraction, 6),
+            group=group_name,
+            params=params,
+        )
+        files = {record["image"]: forged, record["mask"]: mask, record["original"]: original}
+        return files, record
+
+    return run_generation(
+        out,
+        _config("copy-move", seed, n, opts),
+        n,
+        render,
+        resume=resume,
+        progress=progress,
+        on_sample=on_sample,
+        summary=summary,
+    )
+
+
+def generate_splice_pairs(
+    out: str | Path,
+    n: int,
+    seed: int = 0,
+    options: SpliceOptions | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    on_sample: Callable[[int, dict[str, Any]], None] | None = None,
+    **overrides: Any,
+) -> GenerationSummary:
+    """Generate probe/donor pairs in DMAC's thirds into ``out``.
+
+    Sample ``i`` is a foreground pair when ``i % 3 == 0``, the background pair of the same
+    forgery when ``i % 3 == 1``, and a negative pair when ``i % 3 == 2``. Foreground and
+    background pairs of a triple share one forgery, rendered from
+    ``np.random.default_rng([seed, 3 * (i // 3)])``; negatives use ``[seed, i]``. Masks are
+    written as 0/255; attacks touch the probe only (``resize`` resizes the probe mask along).
+
+    Writes ``probes/``, ``donors/``, ``probe_masks/``, ``donor_masks/`` and the manifest.
+
+    Args:
+        out: output folder.
+        n: number of pairs.
+        seed: base seed.
+        options: :class:`SpliceOptions`; keyword ``overrides`` replace its fields (e.g.
+            ``transform="rotation"``, ``size=(320, 320)``).
+        resume, progress, on_sample: as :func:`generate_copy_move`.
+
+    Returns:
+        :class:`~tamperscope.synth.writer.GenerationSummary`.
+
+    Raises:
+        TamperscopeError: as :func:`generate_copy_move`; fewer than two source photos.
+    """
+    opts: SpliceOptions = _make_options(SpliceOptions, options, overrides)
+    summary = GenerationSummary(Path(out), n)
+    ctx = _Context(_open_source(opts, opts.size), seed, opts.max_image_tries, summary)
+    if len(ctx.order) < 2:
+        raise GenerationError("splice pairs need at least two source photos")
+
+    def render(index: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        triple, role = divmod(index, 3)
+        name = f"{index:06d}"
+        record: dict[str, Any] = {
+            "index": index,
+            "name": name,
+            "kind": "splice-pair",
+            "seed": seed,
+            "probe": f"probes/{name}.png",
+            "donor": f"donors/{name}.png",
+            "probe_mask": f"probe_masks/{name}.png",
+            "donor_mask": f"donor_masks/{name}.png",
+        }
+        params: dict[str, Any] = {}
+        if role == 2:
+            rng = np.random.default_rng([seed, index])
+            attacks = _attacks_for(opts, rng)
+            first = next(ctx.photos(index), None)
+            if first is None:
+                raise _no_photo(index, ctx)
+            other = ctx.other_photo(rng, first[0])
+            if other is None:
+                raise _no_photo(index, ctx)
+            pair = negative_pair(other[1].image, first[1].image)
+            donor_key, probe_key = first[1].key, other[1].key
+            group_name, transform = None, None
+        else:
+            forge_index = 3 * triple
+            rng = np.random.default_rng([seed, forge_index])
+            attacks = _attacks_for(opts, rng)
+            group = sample_group(rng, opts.groups)
+            result, donor_key, probe_key = None, "", ""
+            for donor_index, donor in ctx.photos(forge_index):
+                other = ctx.other_photo(rng, donor_index)
+                if other is None:
+                    continue
+                for _ in range(REGION_TRIES):
+                    region = ctx.source.sample_region(donor, rng, group.range)
+                    if region is None:
+                        break
+                    try:
+                        result = make_splice_pair(
+                            donor.image,
+                            region,
+                            other[1].image,
+                            rng,
+                            area_range=group.range,
+                            transform=opts.transform,
+                            blend=opts.blend,
+                            feather_px=opts.feather_px,
+                            max_tries=opts.max_tries,
+                        )
+                    except PlacementError:
+                        continue
+                    break
+                if result is not None:
+                    donor_key, probe_key = donor.key, other[1].key
+                    break
+            if result is None:
+                raise _group_failure(
+                    index, group, ctx, f"fits a probe under transform {opts.transform}"
+                )
+            if role == 0:
+                pair = result.foreground_pair()
+            else:
+                pair = background_pair(result)
+                donor_key = probe_key
+            group_name, transform = group.name, opts.transform
+            params = result.params()
+            params["blend"] = _blend_record(opts)
+            record["forgery_index"] = forge_index
+        probe, (probe_mask,) = apply_attacks(pair.probe, attacks, rng, masks=[pair.probe_mask])
+        params["attacks"] = [a.spec for a in attacks]
+        record.update(
+            label=pair.label,
+            pair_type=pair.pair_type,
+            group=group_name,
+            transform=transform,
+            probe_source=probe_key,
+            donor_source=donor_key,
+            params=params,
+        )
+        files = {
+            record["probe"]: probe,
+            record["donor"]: pair.donor,
+            record["probe_mask"]: probe_mask * np.uint8(255),
+            record["donor_mask"]: pair.donor_mask * np.uint8(255),
+        }
+        return files, record
+
+    return run_generation(
+        out,
+        _config("splice-pair", seed, n, opts),
+        n,
+        render,
+        resume=resume,
+        progress=progress,
+        on_sample=on_sample,
+        summary=summary,
+    )
+
+
+def generate_inpainting(
+    out: str | Path,
+    n: int,
+    seed: int = 0,
+    options: InpaintingOptions | None = None,
+    *,
+    custom_inpainter: Inpainter | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    on_sample: Callable[[int, dict[str, Any]], None] | None = None,
+    **overrides: Any,
+) -> GenerationSummary:
+    """Generate an inpainting set into ``out``.
+
+    Writes ``images/NAME.png`` (inpainted), ``masks/NAME.png`` (0/255), ``originals/NAME.png``
+    and one manifest line per sample with the mask's ``bbox`` ``[xmin, ymin, xmax, ymax]`` in
+    pixels of the written image (min inclusive, max exclusive), or null for negatives
+    (untouched photos, label 0; attacks apply to them too).
+
+    Args:
+        out: output folder.
+        n: number of samples.
+        seed: base seed.
+        options: :class:`InpaintingOptions`; keyword ``overrides`` replace its fields.
+        custom_inpainter: an :class:`~tamperscope.synth.inpainting.Inpainter` used instead of
+            ``options.inpainter`` (its ``name`` is recorded in the config).
+        resume, progress, on_sample: as :func:`generate_copy_move`.
+
+    Returns:
+        :class:`~tamperscope.synth.writer.GenerationSummary`.
+
+    Raises:
+        TamperscopeError: as :func:`generate_copy_move`.
+    """
+    opts: InpaintingOptions = _make_options(InpaintingOptions, options, overrides)
+    summary = GenerationSummary(Path(out), n)
+    source = open_region_source(opts.images, "random", max_side=opts.max_side)
+    ctx = _Context(source, seed, opts.max_image_tries, summary)
+    if custom_inpainter is not None:
+        inpainters = [custom_inpainter]
+    elif opts.inpainter == "both":
+        inpainters = [OpenCVInpainter("telea", opts.radius), OpenCVInpainter("ns", opts.radius)]
+    else:
+        inpainters = [OpenCVInpainter(opts.inpainter, opts.radius)]
+    config = _config("inpainting", seed, n, opts)
+    if custom_inpainter is not None:
+        config["options"]["inpainter"] = custom_inpainter.name
+
+    def render(index: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        rng = np.random.default_rng([seed, index])
+        name = f"{index:06d}"
+        attacks = _attacks_for(opts, rng)
+        found = next(ctx.photos(index), None)
+        if found is None:
+            raise _no_photo(index, ctx)
+        photo = found[1]
+        params: dict[str, Any] = {}
+        if is_negative(index, opts.negatives):
+            image, original = photo.image, photo.image
+            mask = np.zeros(photo.image.shape[:2], np.uint8)
+            label, group_name, used, fraction = 0, None, None, 0.0
+        else:
+            group = sample_group(rng, opts.groups)
+            mask, mask_kind = sample_inpainting_mask(
+                rng, photo.image.shape[:2], group.range, opts.mask_type
+            )
+            chosen = inpainters[int(rng.integers(len(inpainters)))]
+            result = make_inpainting(photo.image, mask, chosen)
+            image, original, mask = result.image, result.original, result.mask
+            label, group_name, used = 1, group.name, chosen.name
+            fraction = area_fraction(mask)
+            params = {"mask_type": mask_kind, "radius": opts.radius}
+        image, (mask,) = apply_attacks(image, attacks, rng, masks=[mask])
+        original = resize_image(original, image.shape[:2])
+        box = bounding_box(mask) if label else None
+        params["attacks"] = [a.spec for a in attacks]
+        record: dict[str, Any] = {
+            "index": index,
+            "name": name,
+            "kind": "inpainting",
+            "seed": seed,
+            "image": f"images/{name}.png",
+            "mask": f"masks/{name}.png",
+            "original": f"originals/{name}.png",
+            "label": label,
+            "mask_kind": "binary",
+            "bbox": list(box) if box is not None else None,
+            "inpainter": used,
+            "source_image": photo.key,
+            "width": int(image.shape[1]),
+            "height": int(image.shape[0]),
+            "area_fraction": round(fraction, 6),
+            "group": group_name,
+            "params": params,
+        }
+        files = {
+            record["image"]: image,
+            record["mask"]: mask * np.uint8(255),
+            record["original"]: original,
+        }
+        return files, record
+
+    return run_generation(
+        out,
+        config,
+        n,
+        render,
+        resume=resume,
+        progress=progress,
+        on_sample=on_sample,
+        summary=summary,
+    )
