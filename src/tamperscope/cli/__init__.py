@@ -6,6 +6,7 @@ import typer
 
 from tamperscope import __version__
 from tamperscope.cli import analyze as _analyze
+from tamperscope.cli import analyze_pair as _analyze_pair
 from tamperscope.cli import evaluate as _evaluate
 from tamperscope.cli import synth as _synth
 from tamperscope.cli import train as _train
@@ -36,6 +37,7 @@ def _root(
 
 app.add_typer(_synth.app, name="synth")
 app.command("analyze")(_analyze.analyze)
+app.command("analyze-pair")(_analyze_pair.analyze_pair)
 app.command("evaluate")(_evaluate.evaluate)
 app.command("train")(_train.train)
 

@@ -1,0 +1,134 @@
+"""Helpers of the engine tests: a tiny registered copy-move model and tiny generated sets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from tamperscope.data.io import write_image
+from tamperscope.engine.config import ExperimentConfig, config_from_dict
+from tamperscope.models.outputs import CopyMoveOutput
+from tamperscope.registry import list_models, register_model
+
+TINY = "engine-test-tiny"
+
+
+class TinyCopyMove(nn.Module):
+    """A few convolutions with BatchNorm and dropout (so the RNG matters), backbone + heads."""
+
+    def __init__(self, num_classes: int = 3, width: int = 8, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.config = {"num_classes": num_classes, "width": width, "dropout": dropout}
+        self.num_classes = num_classes
+        self.backbone = nn.Sequential(
+            nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU()
+        )
+        self.register_buffer(
+            "mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False
+        )
+        self.register_buffer(
+            "std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1), persistent=False
+        )
+        self.drop = nn.Dropout2d(dropout)
+        self.mask_head = nn.Conv2d(width, num_classes, 3, padding=1)
+        self.score_head = nn.Linear(width, 1)
+
+    def forward(self, image: torch.Tensor) -> CopyMoveOutput:
+        x = self.drop(self.backbone((image - self.mean) / self.std))
+        return CopyMoveOutput(
+            mask_logits=self.mask_head(x), score_logit=self.score_head(x.mean(dim=(2, 3)))[:, 0]
+        )
+
+
+if TINY not in list_models():
+
+    @register_model(TINY)
+    def _tiny(**kwargs: Any) -> TinyCopyMove:
+        return TinyCopyMove(**kwargs)
+
+
+def make_copy_move(rng: np.random.Generator, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """A textured image with a square copied elsewhere; 3-class mask (1 source, 2 target)."""
+    image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    image = (image // 2 + np.linspace(0, 120, size, dtype=np.uint8)[None, :, None]).astype(np.uint8)
+    side = size // 4
+    sy, sx = rng.integers(0, size // 2 - side, 2)
+    ty, tx = rng.integers(size // 2, size - side, 2)
+    image[ty : ty + side, tx : tx + side] = image[sy : sy + side, sx : sx + side]
+    mask = np.zeros((size, size), dtype=np.uint8)
+    mask[sy : sy + side, sx : sx + side] = 1
+    mask[ty : ty + side, tx : tx + side] = 2
+    return image, mask
+
+
+def write_generated_set(
+    root: Path, n: int, seed: int = 0, negatives: int = 2, size: int = 64
+) -> Path:
+    """A set in the layout of ``tamperscope synth copy-move --out root``."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "masks").mkdir(exist_ok=True)
+    (root / "originals").mkdir(exist_ok=True)
+    lines = []
+    for i in range(n):
+        name = f"{i:06d}"
+        image, mask = make_copy_move(rng, size)
+        label = 1
+        if i >= n - negatives:
+            mask[:] = 0
+            label = 0
+        write_image(root / "images" / f"{name}.png", image)
+        write_image(root / "masks" / f"{name}.png", mask)
+        write_image(root / "originals" / f"{name}.png", image)
+        lines.append(
+            {
+                "kind": "copy-move",
+                "index": i,
+                "name": name,
+                "image": f"images/{name}.png",
+                "mask": f"masks/{name}.png",
+                "original": f"originals/{name}.png",
+                "label": label,
+                "mask_kind": "three_class",
+            }
+        )
+    (root / "config.json").write_text(json.dumps({"kind": "copy-move", "seed": seed}))
+    (root / "manifest.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return root
+
+
+def tiny_config(train_root: Path, **sections: dict[str, Any]) -> ExperimentConfig:
+    """A config for fast CPU runs of the tiny model on a generated set."""
+    values: dict[str, Any] = {
+        "model": {
+            "name": TINY,
+            "kwargs": {"num_classes": 3, "width": 8},
+            "discriminator_kwargs": {"channels": [8, 16, 1]},
+        },
+        "data": {
+            "train_roots": [str(train_root)],
+            "val_fraction": 0.25,
+            "image_size": 32,
+            "batch_size": 2,
+            "hflip": 0.5,
+        },
+        "loss": {"localization": [{"name": "weighted_ce", "weight": 1.0}]},
+        "train": {
+            "epochs": 3,
+            "warmup_epochs": 0,
+            "d_freeze_below": 0.0,
+            "checkpoint_every": 0,
+            "log_every": 1,
+            "device": "cpu",
+            "progress": False,
+            "seed": 7,
+        },
+    }
+    for section, extra in sections.items():
+        values.setdefault(section, {}).update(extra)
+    return config_from_dict(values)
