@@ -6,7 +6,7 @@ and generic manipulations; synthetic forgery generators, benchmark readers and a
 
 __version__ = "0.1.0"
 
-from tamperscope.api import analyze, analyze_batch, load_model  # noqa: E402
+from tamperscope.api import analyze, analyze_batch, analyze_pair, load_model  # noqa: E402
 from tamperscope.registry import list_models  # noqa: E402
 
-__all__ = ["__version__", "analyze", "analyze_batch", "list_models", "load_model"]
+__all__ = ["__version__", "analyze", "analyze_batch", "analyze_pair", "list_models", "load_model"]

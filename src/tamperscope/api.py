@@ -20,18 +20,33 @@ import numpy as np
 import torch
 
 from tamperscope import __version__
+from tamperscope.data.base import ForgeryDataset
 from tamperscope.data.io import IMAGE_EXTENSIONS, read_image, write_image, write_json
 from tamperscope.errors import TamperscopeError
 from tamperscope.inference.copy_move import predict_copy_move
+from tamperscope.inference.pairs import predict_pair, probe_windows, uses_sliding
+from tamperscope.metrics.evaluation import PredictionError
 from tamperscope.registry import create_model, list_models
 from tamperscope.report.masks import colour_mask, overlay, region_summary
-from tamperscope.types import Report
+from tamperscope.types import PairReport, Report, Sample
 from tamperscope.weights.weights import default_weights, read_weights_file, sha256_file
 
 #: The model ``analyze`` uses when none is named.
 DEFAULT_MODEL = "keypoint-cmfd"
 
-__all__ = ["DEFAULT_MODEL", "Detector", "analyze", "analyze_batch", "expand_inputs", "load_model"]
+#: The model ``analyze_pair`` uses when none is named.
+DEFAULT_PAIR_MODEL = "dmac-vgg16"
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_PAIR_MODEL",
+    "Detector",
+    "analyze",
+    "analyze_batch",
+    "analyze_pair",
+    "expand_inputs",
+    "load_model",
+]
 
 
 def default_device() -> torch.device:
@@ -175,7 +190,7 @@ def _analyze_array(
 
 
 def write_outputs(report: Report, image: np.ndarray, out_dir: str | Path, stem: str) -> Report:
-    """Write ``STEM.json``, ``STEM_mask.png`` (red target, green source) and ``STEM_overlay.png``."""
+    """Write ``STEM.json``, ``STEM_mask.png`` (red target, green source), ``STEM_overlay.png``."""
     out_dir = Path(out_dir)
     if report.forged and report.prediction is not None:
         class_map = report.prediction.class_map()
@@ -281,8 +296,8 @@ def available_models() -> list[str]:
 
 
 def model_predictions(
-    dataset, detector: Detector
-) -> Iterator[tuple[dict, np.ndarray, float] | TamperscopeError]:
+    dataset: ForgeryDataset, detector: Detector
+) -> Iterator[tuple[Sample, np.ndarray, float | None] | PredictionError]:
     """Run ``detector`` over a :class:`~tamperscope.data.base.ForgeryDataset`.
 
     The input of :func:`tamperscope.metrics.evaluation.evaluate_predictions` when a model,
@@ -293,8 +308,6 @@ def model_predictions(
         target) or (H, W) float32 = P(forged) for 1-class models, score in [0, 1]; or a
         ``PredictionError`` naming a sample that could not be loaded, so scoring goes on.
     """
-    from tamperscope.metrics.evaluation import PredictionError
-
     for i, name in enumerate(dataset.names()):
         try:
             sample = dataset[i]
@@ -306,3 +319,147 @@ def model_predictions(
         )
         probs = prediction.probabilities
         yield sample, (probs[0] if probs.shape[0] == 1 else probs), prediction.score
+
+
+def _pair_input(image: str | Path | np.ndarray, role: str) -> tuple[np.ndarray, str, str]:
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(
+                f"the {role} must be an (H, W, 3) uint8 RGB array, got {image.shape} {image.dtype}"
+            )
+        return image, "", role
+    return read_image(image), str(image), Path(image).stem
+
+
+def _shared_region(prob: np.ndarray, correlated: bool) -> tuple[np.ndarray, dict]:
+    mask = (prob > 0.5) if correlated else np.zeros(prob.shape, bool)
+    if not correlated:
+        return mask, {}
+    return mask, region_summary(mask.astype(np.uint8), union_only=True)["forged"]
+
+
+def write_pair_outputs(
+    report: PairReport, probe: np.ndarray, donor: np.ndarray, out_dir: str | Path, stem: str
+) -> PairReport:
+    """Write ``STEM.json``, ``STEM_{probe,donor}_mask.png`` (white = shared region) and
+    ``STEM_{probe,donor}_overlay.png`` (shared region in yellow).
+
+    Args:
+        report: the pair's report, with its probability maps.
+        probe, donor: (H, W, 3) uint8 RGB images the maps belong to.
+        out_dir: destination folder (created when missing).
+        stem: file name stem.
+
+    Returns:
+        ``report``, with ``report.outputs`` filled in.
+    """
+    out_dir = Path(out_dir)
+    paths = {"report": str(out_dir / f"{stem}.json")}
+    for role, image, prob in (
+        ("probe", probe, report.probe_probability),
+        ("donor", donor, report.donor_probability),
+    ):
+        assert prob is not None
+        mask, _ = _shared_region(prob, report.correlated)
+        paths[f"{role}_mask"] = str(out_dir / f"{stem}_{role}_mask.png")
+        paths[f"{role}_overlay"] = str(out_dir / f"{stem}_{role}_overlay.png")
+        write_image(paths[f"{role}_mask"], mask.astype(np.uint8) * 255)
+        blended = overlay(image, mask.astype(np.uint8), union_only=True)
+        write_image(paths[f"{role}_overlay"], blended)
+    report.outputs.update(paths)
+    write_json(paths["report"], report.to_dict())
+    return report
+
+
+def analyze_pair(
+    probe: str | Path | np.ndarray,
+    donor: str | Path | np.ndarray,
+    *,
+    model: str | Detector | None = None,
+    threshold: float = 0.5,
+    out_dir: str | Path | None = None,
+    device: str | torch.device | None = None,
+    size: int = 256,
+    sliding: bool | None = None,
+    sliding_threshold: int = 512,
+    name: str | None = None,
+) -> PairReport:
+    """Tell whether a region of the donor was spliced into the probe, and where it is in both.
+
+    Constrained image splicing detection and localization (CISDL) with a probe/donor model
+    such as DMAC (Liu et al., IEEE TIFS 2019); see :func:`tamperscope.inference.pairs.
+    predict_pair` for the resizing and the sliding windows over large probes.
+
+    Args:
+        probe: the suspect image: a file path, or an (H1, W1, 3) uint8 RGB array.
+        donor: the possible donor: a file path, or an (H2, W2, 3) uint8 RGB array.
+        model: a registry name, a :class:`Detector` from :func:`load_model`, or ``None`` for
+            :data:`DEFAULT_PAIR_MODEL` with its shipped weights.
+        threshold: decision threshold on the pair score, in [0, 1].
+        out_dir: when given, ``NAME.json``, ``NAME_probe_mask.png``, ``NAME_donor_mask.png``
+            (white = shared region) and the two overlays are written there.
+        device: device for a model loaded by name.
+        size: side (pixels) the images are analysed at (paper: 256).
+        sliding: sliding-window analysis of the probe: ``None`` automatic, ``True``, ``False``.
+        sliding_threshold: probe long side (pixels) above which windows are used
+            automatically.
+        name: stem of the written files; default ``PROBE_DONOR`` from the file names
+            (``probe``/``donor`` for arrays).
+
+    Returns:
+        The :class:`~tamperscope.types.PairReport`; its ``probe_probability`` and
+        ``donor_probability`` hold the maps at each image's size.
+
+    Raises:
+        ImageReadError: a file cannot be decoded (the message names it).
+        ValueError: an array of the wrong shape or dtype, or a threshold outside [0, 1].
+        TamperscopeError: the model ships no weights (load it with :func:`load_model`
+            and ``weights=PATH`` or ``weights=None``).
+        KeyError: unknown model name.
+    """
+    started = time.perf_counter()
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    probe_arr, probe_file, probe_stem = _pair_input(probe, "probe")
+    donor_arr, donor_file, donor_stem = _pair_input(donor, "donor")
+    detector = (
+        model
+        if isinstance(model, Detector)
+        else load_model(model or DEFAULT_PAIR_MODEL, device=device)
+    )
+    prob_probe, prob_donor, score = predict_pair(
+        detector.model,
+        probe_arr,
+        donor_arr,
+        size=size,
+        sliding=sliding,
+        sliding_threshold=sliding_threshold,
+        device=detector.device,
+    )
+    windows = 0
+    if uses_sliding(probe_arr.shape, size, sliding, sliding_threshold):
+        windows = len(probe_windows(probe_arr.shape[0], probe_arr.shape[1], size)[1])
+    correlated = bool(score >= threshold)
+    report = PairReport(
+        probe_file=probe_file,
+        donor_file=donor_file,
+        model=detector.name,
+        weights_sha256=detector.weights_sha256,
+        version=__version__,
+        probe_size=(probe_arr.shape[1], probe_arr.shape[0]),
+        donor_size=(donor_arr.shape[1], donor_arr.shape[0]),
+        analysed_size=(size, size),
+        windows=windows,
+        score=float(score),
+        threshold=float(threshold),
+        correlated=correlated,
+        probe_region=_shared_region(prob_probe, correlated)[1],
+        donor_region=_shared_region(prob_donor, correlated)[1],
+        seconds=time.perf_counter() - started,
+        probe_probability=prob_probe,
+        donor_probability=prob_donor,
+    )
+    if out_dir is not None:
+        stem = name or f"{probe_stem}_{donor_stem}"
+        write_pair_outputs(report, probe_arr, donor_arr, out_dir, stem)
+    return report

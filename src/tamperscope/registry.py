@@ -50,7 +50,9 @@ def get_model_constructor(name: str) -> Callable[..., Any]:
     except KeyError:
         close = difflib.get_close_matches(name, _MODELS, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown model {name!r}{hint} (registered: {', '.join(sorted(_MODELS))})") from None
+        raise KeyError(
+            f"unknown model {name!r}{hint} (registered: {', '.join(sorted(_MODELS))})"
+        ) from None
 
 
 def create_model(name: str, **kwargs: Any) -> Any:

@@ -162,3 +162,73 @@ class Report:
             "seconds": round(self.seconds, 4),
             "outputs": self.outputs,
         }
+
+
+@dataclass(frozen=True)
+class PairReport:
+    """What ``analyze_pair`` tells about a probe/donor pair; :meth:`to_dict` is the JSON report.
+
+    Attributes:
+        probe_file, donor_file: the analysed files ("" for arrays passed directly).
+        model: registry name of the model.
+        weights_sha256: sha256 of the weights file, ``None`` for an untrained network.
+        version: tamperscope version.
+        probe_size, donor_size: (width, height) of the inputs in pixels.
+        analysed_size: (width, height) at which the model ran, in pixels.
+        windows: number of probe windows run (0 without sliding-window analysis).
+        score: pair score in [0, 1]: DMAC's rule, the mean over both maps of the average
+            probability of the pixels above 0.5 (0 for a map with none).
+        threshold: decision threshold on ``score``.
+        correlated: ``score >= threshold``: a region of the donor appears in the probe.
+        probe_region, donor_region: shared region of each image (pixels with probability
+            > 0.5): ``{"area_px", "area_fraction", "bbox": [xmin, ymin, xmax, ymax] (max
+            exclusive) or None, "components": [{"area_px", "bbox"}, ...]}``; empty dicts when
+            the pair is judged not correlated.
+        seconds: wall time of the analysis (decode to report), in seconds.
+        probe_probability, donor_probability: (H, W) float32 maps in [0, 1] at each image's
+            size (not serialised).
+        outputs: paths of files written (report, masks, overlays).
+    """
+
+    probe_file: str
+    donor_file: str
+    model: str
+    weights_sha256: str | None
+    version: str
+    probe_size: tuple[int, int]
+    donor_size: tuple[int, int]
+    analysed_size: tuple[int, int]
+    windows: int
+    score: float
+    threshold: float
+    correlated: bool
+    probe_region: dict
+    donor_region: dict
+    seconds: float
+    probe_probability: np.ndarray | None = field(default=None, repr=False, compare=False)
+    donor_probability: np.ndarray | None = field(default=None, repr=False, compare=False)
+    outputs: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable report (without the probability maps)."""
+        return {
+            "probe_file": self.probe_file,
+            "donor_file": self.donor_file,
+            "verdict": "correlated" if self.correlated else "not correlated",
+            "detection": {
+                "pair_score": round(float(self.score), 6),
+                "threshold": self.threshold,
+                "correlated": self.correlated,
+            },
+            "probe_region": self.probe_region,
+            "donor_region": self.donor_region,
+            "model": self.model,
+            "weights_sha256": self.weights_sha256,
+            "tamperscope_version": self.version,
+            "probe_size": {"width": self.probe_size[0], "height": self.probe_size[1]},
+            "donor_size": {"width": self.donor_size[0], "height": self.donor_size[1]},
+            "analysed_size": {"width": self.analysed_size[0], "height": self.analysed_size[1]},
+            "windows": self.windows,
+            "seconds": round(self.seconds, 4),
+            "outputs": self.outputs,
+        }

@@ -200,6 +200,7 @@ def evaluate(
             raise typer.Exit(2) from exc
         predictions = model_predictions(ds, detector)
     else:
+        assert pred is not None  # exactly one of pred and model is given
         try:
             folder = PredictionFolder(pred)
         except PredictionError as exc:
@@ -222,7 +223,7 @@ def evaluate(
             "weights_sha256": detector.weights_sha256,
             "long_side": detector.long_side,
         }
-    else:
+    elif pred is not None:
         result["settings"]["pred_dir"] = str(pred.resolve())
 
     rows = result.pop("per_image")

@@ -59,7 +59,8 @@ class ForgeryDataset:
             yield self[i]
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(kind={self.kind!r}, n={len(self)}, mask_kind={self.mask_kind!r})"
+        name = type(self).__name__
+        return f"{name}(kind={self.kind!r}, n={len(self)}, mask_kind={self.mask_kind!r})"
 
 
 class PairDataset:
@@ -143,7 +144,9 @@ def open_dataset(name: str, root: str | Path, **kwargs: Any) -> ForgeryDataset |
     if name not in _DATASETS:
         close = difflib.get_close_matches(name, _DATASETS, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown dataset reader {name!r}{hint} (known: {', '.join(sorted(_DATASETS))})")
+        raise KeyError(
+            f"unknown dataset reader {name!r}{hint} (known: {', '.join(sorted(_DATASETS))})"
+        )
     root = Path(root)
     if not root.exists():
         raise DatasetError(f"{root}: dataset root does not exist")

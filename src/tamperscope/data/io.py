@@ -120,7 +120,9 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.nd
         if rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype != np.uint8:
             rgb = _to_uint8(rgb)
     except (OSError, ValueError) as exc:
-        raise ImageReadError(path, f"cannot convert image of mode {img.mode} to RGB ({exc})") from exc
+        raise ImageReadError(
+            path, f"cannot convert image of mode {img.mode} to RGB ({exc})"
+        ) from exc
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise ImageReadError(path, f"decoded to an unusable shape {rgb.shape}")
     rgb = np.ascontiguousarray(rgb)
@@ -216,7 +218,9 @@ def write_image(path: str | Path, array: np.ndarray, *, jpeg_quality: int = 95) 
     if array.dtype == np.bool_:
         array = array.astype(np.uint8) * 255
     if array.dtype != np.uint8 or array.ndim not in (2, 3):
-        raise ValueError(f"{path}: expected (H, W) or (H, W, 3) uint8, got {array.shape} {array.dtype}")
+        raise ValueError(
+            f"{path}: expected (H, W) or (H, W, 3) uint8, got {array.shape} {array.dtype}"
+        )
     img = Image.fromarray(np.ascontiguousarray(array))
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:

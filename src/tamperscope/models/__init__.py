@@ -1,3 +1,5 @@
 """Model architectures; importing this package registers the built-in models."""
+
+from tamperscope.models import dmac as dmac  # noqa: F401
 from tamperscope.models import doagan as doagan  # noqa: F401
 from tamperscope.models import keypoint as keypoint  # noqa: F401

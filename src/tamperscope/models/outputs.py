@@ -19,3 +19,17 @@ class CopyMoveOutput:
 
     mask_logits: torch.Tensor
     score_logit: torch.Tensor
+
+
+@dataclass(frozen=True)
+class PairOutput:
+    """Output of a probe/donor (constrained splicing) model such as DMAC.
+
+    Attributes:
+        probe_logits: (B, 2, h, w) float32 logits of the probe, channels (not shared,
+            shared/tampered); h, w are the model's output grid (stride 8 for DMAC).
+        donor_logits: (B, 2, h, w) float32 logits of the donor, same layout.
+    """
+
+    probe_logits: torch.Tensor
+    donor_logits: torch.Tensor

@@ -7,6 +7,8 @@ models (forged, source and target not told apart) are drawn in yellow.
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -105,7 +107,7 @@ def region_summary(
     out: dict = {}
     for name, region in classes.items():
         area = int(region.sum())
-        comps = []
+        comps: list[dict[str, Any]] = []
         if area:
             n, labels, stats, _ = cv2.connectedComponentsWithStats(
                 region.astype(np.uint8), connectivity=8
@@ -114,7 +116,7 @@ def region_summary(
                 x, y, w, h, a = (int(v) for v in stats[i])
                 if a >= min_component_fraction * total:
                     comps.append({"area_px": a, "bbox": [x, y, x + w, y + h]})
-            comps.sort(key=lambda c: -c["area_px"])
+            comps.sort(key=lambda c: -int(c["area_px"]))
         out[name] = {
             "area_px": area,
             "area_fraction": round(area / total, 6),

@@ -1,0 +1,296 @@
+"""DMAC: correlation layer against a naive loop, top-T pooling, shapes, gradients and I/O."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from tamperscope.models.dmac import (
+    DMAC,
+    AtrousVGG16,
+    MaskDiscriminator,
+    PairDetectionNet,
+    masked_pooled_image,
+)
+from tamperscope.models.layers.correlation import (
+    Correlation,
+    cyclic_correlation,
+    pool_correlation,
+    translation_indices,
+)
+from tamperscope.models.outputs import PairOutput
+from tamperscope.registry import create_model, list_models
+
+
+def _images(rng, batch: int, height: int, width: int) -> torch.Tensor:
+    return torch.from_numpy(rng.random((batch, 3, height, width), dtype=np.float32))
+
+
+def _model(seed: int = 0, **kwargs) -> DMAC:
+    torch.manual_seed(seed)
+    return create_model("dmac-vgg16", **kwargs)
+
+
+def _naive_correlation(f_a: np.ndarray, f_b: np.ndarray) -> np.ndarray:
+    batch, _, h, w = f_a.shape
+    out = np.zeros((batch, h * w, h, w))
+    for b in range(batch):
+        for i in range(h):
+            for j in range(w):
+                for it in range(h):
+                    for jt in range(w):
+                        out[b, w * it + jt, i, j] = (
+                            f_a[b, :, i, j] @ f_b[b, :, (i + it) % h, (j + jt) % w]
+                        )
+    return out
+
+
+def test_model_is_registered():
+    assert "dmac-vgg16" in list_models()
+    assert isinstance(_model(), DMAC)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_cyclic_correlation_matches_naive_loop(rng, normalize):
+    f_a = rng.normal(size=(2, 5, 3, 4))
+    f_b = rng.normal(size=(2, 5, 3, 4))
+    got = cyclic_correlation(torch.tensor(f_a), torch.tensor(f_b), normalize=normalize)
+    if normalize:
+        f_a = f_a / np.linalg.norm(f_a, axis=1, keepdims=True)
+        f_b = f_b / np.linalg.norm(f_b, axis=1, keepdims=True)
+    assert got.shape == (2, 12, 3, 4)
+    np.testing.assert_allclose(got.numpy(), _naive_correlation(f_a, f_b), atol=1e-10)
+
+
+def test_translation_indices_wrap_around():
+    index = translation_indices(3, 4)
+    assert index.shape == (12, 12) and index.dtype == torch.int64
+    # position (2, 3) shifted by (i_t, j_t) = (1, 2) lands on (0, 1)
+    assert int(index[2 * 4 + 3, 1 * 4 + 2]) == 0 * 4 + 1
+    assert torch.equal(index[:, 0], torch.arange(12))  # zero translation
+    # every row is a permutation: each position of f_b met once per position of f_a
+    assert torch.equal(index.sort(dim=1).values, torch.arange(12).expand(12, 12))
+
+
+def test_cyclic_shift_gives_correlation_one_at_that_shift(rng):
+    f_a = torch.from_numpy(rng.normal(size=(1, 16, 5, 6)))
+    shift = (2, 3)
+    f_b = torch.roll(f_a, shifts=shift, dims=(2, 3))  # f_b(i + 2, j + 3) = f_a(i, j)
+    corr = cyclic_correlation(f_a, f_b)
+    k = 6 * shift[0] + shift[1]
+    torch.testing.assert_close(corr[:, k], torch.ones(1, 5, 6, dtype=corr.dtype))
+    assert bool((corr.argmax(dim=1) == k).all())
+    pooled = Correlation(top_t=3)(f_a, f_b)
+    assert pooled.shape == (1, 5, 5, 6)
+    torch.testing.assert_close(pooled[:, 0], torch.ones(1, 5, 6, dtype=pooled.dtype))  # max
+    torch.testing.assert_close(pooled[:, 2], corr[:, k])  # first top-T channel is the shift
+
+
+def test_pool_correlation_top_t_order_max_and_mean():
+    corr = torch.zeros(2, 5, 2, 2)
+    for k, value in enumerate([0.1, 0.5, -0.2, 0.9, 0.3]):
+        corr[0, k] = value
+    corr[1] = corr[0].flip(0)  # sums order reversed for the second item
+    corr[0, 2, 0, 0] = 2.0  # channel 2 now sums to 1.4
+    pooled = pool_correlation(corr, top_t=3)
+    assert pooled.shape == (2, 5, 2, 2)
+    # item 0: sums (0.4, 2.0, 1.4, 3.6, 1.2) -> channels 3, 1, 2
+    torch.testing.assert_close(pooled[0, 2:], corr[0, [3, 1, 2]])
+    torch.testing.assert_close(pooled[0, 0], corr[0].amax(0))
+    torch.testing.assert_close(pooled[0, 1], corr[0].mean(0))
+    assert float(pooled[0, 0, 0, 0]) == 2.0
+    # item 1: channels are reversed, so the best are 1, 3, 0 (0.9, 0.5, 0.3)
+    torch.testing.assert_close(pooled[1, 2:], corr[1, [1, 3, 0]])
+
+
+def test_exclude_zero_shift_drops_the_trivial_self_match(rng):
+    f = torch.from_numpy(rng.normal(size=(1, 8, 4, 4)))
+    layer = Correlation(top_t=6)
+    kept = layer(f, f)
+    dropped = layer(f, f, exclude_zero_shift=True)
+    torch.testing.assert_close(kept[:, 0], torch.ones_like(kept[:, 0]))  # self match = 1
+    torch.testing.assert_close(kept[:, 2], torch.ones_like(kept[:, 2]))  # zero shift is top
+    assert float(dropped[:, 0].max()) < 1.0 - 1e-6
+    assert dropped.shape == kept.shape == (1, 8, 4, 4)
+
+
+def test_correlation_errors():
+    with pytest.raises(ValueError, match="same shape"):
+        cyclic_correlation(torch.zeros(1, 4, 3, 3), torch.zeros(1, 4, 3, 4))
+    with pytest.raises(ValueError, match="fewer than top_t=6"):
+        pool_correlation(torch.zeros(1, 4, 2, 2), top_t=6)
+    with pytest.raises(ValueError, match="top_t must be >= 0"):
+        Correlation(top_t=-1)
+
+
+@pytest.mark.parametrize(("height", "width"), [(64, 64), (256, 256), (60, 44)])
+def test_output_shapes(rng, height, width):
+    model = _model().eval()
+    with torch.no_grad():
+        out = model(_images(rng, 2, height, width), _images(rng, 2, height, width))
+    cells = (-(-height // 8), -(-width // 8))
+    assert isinstance(out, PairOutput)
+    assert out.probe_logits.shape == out.donor_logits.shape == (2, 2, *cells)
+    assert out.probe_logits.dtype == torch.float32
+    assert torch.isfinite(out.probe_logits).all() and torch.isfinite(out.donor_logits).all()
+
+
+def test_backward_gives_finite_gradients(rng):
+    model = _model().train()
+    out = model(_images(rng, 2, 64, 64), _images(rng, 2, 64, 64))
+    (out.probe_logits.square().mean() + out.donor_logits.square().mean()).backward()
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    assert all(g is not None for g in grads.values()), [n for n, g in grads.items() if g is None]
+    assert all(torch.isfinite(g).all() for g in grads.values())
+    # the correlation passes gradients back into the feature extractor
+    assert grads["backbone.block3.0.weight"].abs().sum() > 0
+    assert grads["backbone.block5.24.weight"].abs().sum() > 0
+
+
+def test_eval_is_deterministic(rng):
+    model = _model().eval()
+    probe, donor = _images(rng, 2, 64, 64), _images(rng, 2, 64, 64)
+    with torch.no_grad():
+        first, second = model(probe, donor), model(probe, donor)
+    torch.testing.assert_close(first.probe_logits, second.probe_logits, rtol=0, atol=0)
+    torch.testing.assert_close(first.donor_logits, second.donor_logits, rtol=0, atol=0)
+
+
+def test_probe_and_donor_roles_swap(rng):
+    model = _model().eval()
+    a, b = _images(rng, 1, 64, 64), _images(rng, 1, 64, 64)
+    with torch.no_grad():
+        ab, ba = model(a, b), model(b, a)
+    torch.testing.assert_close(ab.probe_logits, ba.donor_logits, rtol=1e-4, atol=1e-5)
+
+
+def test_encode_decode_with_one_donor_for_many_probes(rng):
+    model = _model().eval()
+    probes, donor = _images(rng, 3, 64, 64), _images(rng, 1, 64, 64)
+    with torch.no_grad():
+        split = model.decode(model.encode(probes), model.encode(donor))
+        whole = model(probes, donor.expand(3, -1, -1, -1))
+    torch.testing.assert_close(split.probe_logits, whole.probe_logits, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(split.donor_logits, whole.donor_logits, rtol=1e-4, atol=1e-5)
+
+
+def test_safetensors_round_trip_rebuilds_from_config(rng, tmp_path):
+    kwargs = {"top_t": 4, "aspp_rates": (1, 2, 3, 4), "aspp_channels": 16}
+    model = _model(seed=1, exclude_zero_shift=True, **kwargs).eval()
+    path = tmp_path / "dmac.safetensors"
+    save_file(
+        model.state_dict(),
+        str(path),
+        metadata={"model": model.model_name, "config": json.dumps(model.config)},
+    )
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata()
+    config = json.loads(meta["config"])
+    assert meta["model"] == "dmac-vgg16"
+    assert config == {
+        "pretrained_backbone": False,
+        "top_t": 4,
+        "aspp_rates": [1, 2, 3, 4],
+        "aspp_channels": 16,
+        "exclude_zero_shift": True,
+    }
+    rebuilt = _model(seed=2, **config).eval()
+    probe, donor = _images(rng, 2, 64, 64), _images(rng, 2, 64, 64)
+    with torch.no_grad():
+        before = rebuilt(probe, donor).probe_logits
+    rebuilt.load_state_dict(load_file(str(path)), strict=True)
+    with torch.no_grad():
+        expected, got = model(probe, donor), rebuilt(probe, donor)
+    assert not torch.allclose(before, expected.probe_logits)
+    torch.testing.assert_close(got.probe_logits, expected.probe_logits)
+    torch.testing.assert_close(got.donor_logits, expected.donor_logits)
+
+
+def test_backbone_has_torchvision_vgg16_layout(monkeypatch):
+    from torchvision.models import VGG16_Weights
+    from torchvision.models.vgg import cfgs, make_layers
+
+    torch.manual_seed(3)
+    reference = make_layers(cfgs["D"])
+    fake_state = {f"features.{k}": v for k, v in reference.state_dict().items()}
+    fake_state["classifier.0.weight"] = torch.zeros(1)
+    monkeypatch.setattr(VGG16_Weights, "get_state_dict", lambda self, progress=True: fake_state)
+    net = AtrousVGG16("imagenet")
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    ref_convs = [m for m in reference.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 13
+    for conv, ref in zip(convs, ref_convs, strict=True):
+        assert torch.equal(conv.weight, ref.weight) and torch.equal(conv.bias, ref.bias)
+    assert [c.dilation for c in convs[-3:]] == [(2, 2)] * 3
+    features = net(torch.zeros(1, 3, 64, 64))
+    assert [tuple(f.shape) for f in features] == [(1, 256, 8, 8), (1, 512, 8, 8), (1, 512, 8, 8)]
+
+
+@pytest.mark.parametrize(
+    ("probe_shape", "donor_shape", "dtype", "match"),
+    [
+        ((3, 64, 64), (3, 64, 64), torch.float32, r"probe of shape \(B, 3, H, W\).*batch axis"),
+        ((1, 1, 64, 64), (1, 1, 64, 64), torch.float32, r"convert to RGB"),
+        ((1, 3, 64, 64), (1, 3, 64, 64), torch.uint8, r"image.float\(\) / 255"),
+        ((1, 3, 64, 64), (1, 3, 64, 72), torch.float32, r"same shape.*resize both"),
+        ((1, 3, 16, 16), (1, 3, 16, 16), torch.float32, r"fewer than the 6 translations"),
+    ],
+)
+def test_bad_input_messages(probe_shape, donor_shape, dtype, match):
+    model = _model().eval()
+    with pytest.raises(ValueError, match=match):
+        model(torch.zeros(probe_shape, dtype=dtype), torch.zeros(donor_shape, dtype=dtype))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"top_t": 0}, r"top_t must be >= 1"), ({"aspp_rates": ()}, r"at least one positive")],
+)
+def test_bad_constructor_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DMAC(**kwargs)
+    with pytest.raises(ValueError, match="weights must be None or 'imagenet'"):
+        AtrousVGG16("places365")
+
+
+def test_masked_pooled_image_values():
+    image = torch.arange(16, dtype=torch.float32).view(1, 1, 4, 4).expand(1, 3, 4, 4)
+    mask = torch.tensor([[[1.0, 0.0], [0.5, 1.0]]])
+    out = masked_pooled_image(image, mask)
+    expected = torch.tensor([[2.5, 0.0], [0.5 * 10.5, 12.5]])
+    assert out.shape == (1, 3, 2, 2)
+    torch.testing.assert_close(out[0, 1], expected)
+    with pytest.raises(ValueError, match=r"mask \(B, h, w\)"):
+        masked_pooled_image(image, torch.zeros(2, 2, 2))
+
+
+@pytest.mark.parametrize("side", [32, 8])
+def test_detection_and_discriminator_shapes(rng, side):
+    a, b = _images(rng, 2, side, side), _images(rng, 2, side, side)
+    det, dis = PairDetectionNet(), MaskDiscriminator()
+    logit = det(a, b)
+    assert logit.shape == (2,) and torch.isfinite(logit).all()
+    assert dis(a).shape == (2,)
+    # the Siamese difference is symmetric and vanishes for identical inputs
+    det.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(det(a, b), det(b, a))
+        torch.testing.assert_close(det(a, a), det(b, b))
+    sn_weights = [n for n, _ in dis.named_parameters() if n.endswith("weight_orig")]
+    assert len(sn_weights) == 5  # four convolutions and the fully connected layer
+
+
+def test_top_t_ties_go_to_the_lower_translation_index():
+    corr = torch.zeros(1, 4, 2, 2)
+    corr[0, 1] = 0.5
+    corr[0, 3] = 0.5 + 1e-7  # equal up to float noise, as translations k and -k of a self-match
+    corr[0, 2] = 0.2
+    pooled = pool_correlation(corr, top_t=2)
+    torch.testing.assert_close(pooled[0, 2:], corr[0, [1, 3]])
+    shuffled = pool_correlation(corr[:, [0, 3, 2, 1]], top_t=1)  # now index 1 holds 0.5 + 1e-7
+    torch.testing.assert_close(shuffled[0, 2], corr[0, 3])
