@@ -100,7 +100,8 @@ def load_model(
         weights: ``"default"`` for the shipped weights, a path to a safetensors weights file
             written by ``tamperscope train``, or ``None`` for an untrained network.
         device: ``"cpu"``, ``"cuda"``, ...; default cuda when available.
-        long_side: analysis resolution (long side, pixels); default from the weights' spec.
+        long_side: analysis resolution (long side, pixels); default from the weights' spec,
+            else the model's ``analysis_long_side`` (``None``: full resolution), else 512.
         **model_kwargs: constructor kwargs (only with ``weights=None`` or for training-free
             models).
 
@@ -139,7 +140,9 @@ def load_model(
                     "'tamperscope train') or weights=None for an untrained network"
                 )
     model.eval().to(dev)
-    return Detector(model=model, name=name, weights_sha256=sha, device=dev, long_side=side or 512)
+    if side is None:  # models may prefer their own analysis size; None = full resolution
+        side = getattr(model, "analysis_long_side", 512)
+    return Detector(model=model, name=name, weights_sha256=sha, device=dev, long_side=side)
 
 
 def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:

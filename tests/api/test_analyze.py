@@ -152,3 +152,10 @@ def test_cli_analyze_reports_failures(tmp_path, registered_bright):
     assert result.exit_code == 1, result.output
     assert "bad.jpg: file is empty" in result.output
     assert (tmp_path / "o" / "good.json").exists()
+
+
+def test_keypoint_model_is_analysed_at_full_resolution():
+    # The keypoint detector caps its own working size; halving NoSo-sized photos first
+    # loses the keypoints of small copies.
+    assert load_model("keypoint-cmfd", device="cpu").long_side is None
+    assert load_model("keypoint-cmfd", device="cpu", long_side=300).long_side == 300

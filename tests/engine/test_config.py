@@ -123,10 +123,13 @@ def test_saved_config_round_trips(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["doagan_effnet_lite0.yaml", "doagan_vgg19.yaml"])
-def test_shipped_recipes_parse(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "adversarial"),
+    [("doagan_effnet_lite0.yaml", "none"), ("doagan_vgg19.yaml", "vanilla")],
+)
+def test_shipped_recipes_parse(name: str, adversarial: str) -> None:
     cfg = load_config(REPO / "configs" / name)
     assert cfg.model.name.startswith("doagan-")
     assert cfg.model.kwargs["num_classes"] == 3
-    assert cfg.loss.adversarial == "vanilla"
+    assert cfg.loss.adversarial == adversarial
     assert cfg.train.warmup_epochs >= 1

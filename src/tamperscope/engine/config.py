@@ -32,6 +32,7 @@ __all__ = [
     "LossConfig",
     "ModelConfig",
     "OptimConfig",
+    "PairConfig",
     "TrainConfig",
     "apply_overrides",
     "config_from_dict",
@@ -204,14 +205,66 @@ class TrainConfig:
 
 
 @dataclass
+class PairConfig:
+    """DMAC's training of probe/donor pair models (``task: pairs``).
+
+    Liu, Liu, Cheng, "Adversarial Learning for Constrained Image Splicing Detection and
+    Localization based on Atrous Convolution", IEEE TIFS 2019: the localization network is
+    first trained with cross entropy alone (Adadelta), then adversarially: ``k`` updates of
+    the detection (Det) and discriminative (Dis) networks alternate with one update of the
+    localization network, each on a fresh minibatch. The pair trainer reads this section,
+    ``model.name``/``model.kwargs``, ``data`` (``resize_mode: resize`` and no ``attacks``),
+    ``optim.betas``/``optim.weight_decay``/``optim.grad_clip`` and ``train``; it ignores
+    ``loss``, the discriminator keys of ``model``, ``train.warmup_epochs`` and
+    ``train.d_freeze_below``.
+
+    Attributes:
+        pretrain_epochs: epochs of cross-entropy pretraining (Adadelta) before the
+            adversarial phase; ``>= train.epochs`` trains with cross entropy only.
+        pretrain_lr: Adadelta learning rate of the pretraining.
+        lr_model: Adam learning rate of the localization network in the adversarial phase
+            (paper: 1e-5).
+        lr_adversaries: Adam learning rate of Det and Dis (paper: 2e-4).
+        k: Det/Dis updates per localization-network update (paper: 1).
+        lambda_det: weight of the detection term L_det (paper: 0.01).
+        lambda_dis: weight of the discriminative term L_dis (paper: 0.01).
+        dis_loss: ``"bce"`` or ``"hinge"`` form of the discriminative losses.
+        detector_kwargs: constructor kwargs of
+            :class:`~tamperscope.models.dmac.PairDetectionNet`.
+        discriminator_kwargs: constructor kwargs of
+            :class:`~tamperscope.models.dmac.MaskDiscriminator`.
+    """
+
+    pretrain_epochs: int = 1
+    pretrain_lr: float = 1.0
+    lr_model: float = 1e-5
+    lr_adversaries: float = 2e-4
+    k: int = 1
+    lambda_det: float = 0.01
+    lambda_dis: float = 0.01
+    dis_loss: str = "bce"
+    detector_kwargs: dict[str, Any] = field(default_factory=dict)
+    discriminator_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class ExperimentConfig:
-    """The whole training recipe: one section per concern."""
+    """The whole training recipe: one section per concern.
+
+    Attributes:
+        task: ``"copy_move"`` (single images, :mod:`tamperscope.engine.trainer`),
+            ``"pairs"`` (probe/donor pairs, :mod:`tamperscope.engine.pair_trainer`) or
+            ``"auto"`` (pairs when the registered model's ``forward`` takes a probe and a
+            donor, else copy-move).
+    """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    pairs: PairConfig = field(default_factory=PairConfig)
+    task: str = "auto"
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -384,7 +437,7 @@ def load_config(
 
     Args:
         path: YAML recipe with any subset of the sections ``model``, ``data``, ``loss``,
-            ``optim``, ``train``; ``None`` for the defaults.
+            ``optim``, ``train``, ``pairs`` and the ``task`` key; ``None`` for the defaults.
         overrides: ``section.key=value`` strings (see :func:`apply_overrides`).
 
     Raises:

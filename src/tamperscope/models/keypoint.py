@@ -679,6 +679,10 @@ class KeypointCMFD(nn.Module):
         TypeError: an unknown setting name.
     """
 
+    #: Long side (pixels) at which ``analyze`` feeds images: ``None``, the full image, since
+    #: :func:`detect_copy_move` resizes to ``max_side`` itself and keypoints need the detail.
+    analysis_long_side: int | None = None
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__()
         self.settings = KeypointConfig(**kwargs)

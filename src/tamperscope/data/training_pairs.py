@@ -1,0 +1,204 @@
+"""Training data pipeline of probe/donor pairs: any :class:`PairDataset` as torch tensors.
+
+:class:`PairTrainingDataset` wraps a pair reader (``open_dataset("generated-pairs", root)``,
+manifest pairs, ...) and returns fixed-size tensors ready for a ``DataLoader``, as DMAC trains
+(Liu et al., IEEE TIFS 2019): both images are resized to ``size`` x ``size`` (the paper's
+256 x 256), both masks to the same size by nearest neighbour and reduced to {0, 1}. Training
+flips are drawn once per pair and applied to the probe, the donor and both masks together, so
+that the geometric relation between the shared regions is kept.
+
+Flips draw from a generator seeded by ``(seed, epoch, index)``, as in
+:class:`~tamperscope.data.training.TrainingDataset`: a pair gets the same flips whatever
+worker loads it and however often the run is interrupted and resumed, and new ones every
+epoch (call :meth:`PairTrainingDataset.set_epoch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from tamperscope.data.base import PairDataset
+from tamperscope.data.training import _resize
+from tamperscope.errors import DatasetError
+from tamperscope.types import PairSample
+
+__all__ = ["ConcatPairDataset", "PairSubset", "PairTrainingDataset"]
+
+
+class ConcatPairDataset(PairDataset):
+    """Several pair readers as one (names must stay unique per reader, not across them).
+
+    Args:
+        parts: the readers, in order.
+    """
+
+    kind = "concat-pairs"
+
+    def __init__(self, parts: Sequence[PairDataset]) -> None:
+        self.parts = list(parts)
+        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def names(self) -> list[str]:
+        return [n for p in self.parts for n in p.names()]
+
+    def load(self, index: int) -> PairSample:
+        part = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        return self.parts[part][index - int(self.offsets[part])]
+
+
+class PairSubset(PairDataset):
+    """The pairs of ``source`` at ``indices`` (held-out validation split).
+
+    Args:
+        source: the reader.
+        indices: indices into ``source``, in the order the subset lists them.
+    """
+
+    kind = "subset-pairs"
+
+    def __init__(self, source: PairDataset, indices: Sequence[int]) -> None:
+        self.source = source
+        self.indices = [int(i) for i in indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def names(self) -> list[str]:
+        names = self.source.names()
+        return [names[i] for i in self.indices]
+
+    def load(self, index: int) -> PairSample:
+        return self.source[self.indices[index]]
+
+
+def _binary_mask(sample: PairSample, role: str, shape: tuple[int, int]) -> np.ndarray:
+    mask = sample.get(f"{role}_mask")  # type: ignore[misc]
+    name = sample.get("name")
+    if mask is None:
+        if int(sample.get("label", -1)) == 0:
+            return np.zeros(shape, dtype=np.uint8)
+        raise DatasetError(
+            f"pair {name!r} is correlated (or unlabelled) but has no {role} mask; training "
+            "needs both masks"
+        )
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.shape != shape:
+        raise DatasetError(
+            f"pair {name!r}: {role} mask shape {mask.shape} differs from the {role} image "
+            f"shape {shape}"
+        )
+    return (mask != 0).astype(np.uint8)
+
+
+def _image(sample: PairSample, role: str) -> np.ndarray:
+    image = np.asarray(sample[role])  # type: ignore[literal-required]
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise DatasetError(
+            f"pair {sample.get('name')!r}: expected an (H, W, 3) uint8 {role}, got "
+            f"{image.shape} {image.dtype}"
+        )
+    return image
+
+
+class PairTrainingDataset(Dataset):
+    """Tensors for training and validation of pair models from a :class:`PairDataset`.
+
+    Each item is a dict:
+
+    * ``probe``, ``donor``: (3, S, S) float32 in [0, 1], RGB;
+    * ``probe_mask``, ``donor_mask``: (S, S) int64 in {0 not shared, 1 shared};
+    * ``label``: () float32, 1.0 for a correlated pair (a region of the donor is in the
+      probe), 0.0 otherwise;
+    * ``index``: () int64, the index in the wrapped reader; ``name``: the pair's name.
+
+    Args:
+        source: the wrapped pair reader.
+        size: side S in pixels both images are resized to (DMAC: 256).
+        train: random flips when True; none when False (validation).
+        hflip: probability (0-1) of a horizontal flip of the whole pair (training only).
+        vflip: probability (0-1) of a vertical flip of the whole pair (training only).
+        seed: seed of the flips.
+
+    Raises:
+        ValueError: a size under 8 pixels or a flip probability outside [0, 1].
+    """
+
+    def __init__(
+        self,
+        source: PairDataset,
+        size: int = 256,
+        *,
+        train: bool = True,
+        hflip: float = 0.5,
+        vflip: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        if int(size) < 8:
+            raise ValueError(f"training size must be at least 8 pixels, got {size}")
+        for name, p in (("hflip", hflip), ("vflip", vflip)):
+            if not 0.0 <= float(p) <= 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
+        self.source = source
+        self.size = int(size)
+        self.train = bool(train)
+        self.hflip = float(hflip)
+        self.vflip = float(vflip)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the flips of epoch ``epoch`` (0-based) from now on."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """The tensors of pair ``index`` (see the class docstring).
+
+        Raises:
+            DatasetError: an image that is not (H, W, 3) uint8, a mask of another size than
+                its image, a correlated pair without masks, or a pair without a label.
+        """
+        sample = self.source[index]
+        label = int(sample.get("label", -1))
+        if label not in (0, 1):
+            raise DatasetError(
+                f"pair {sample.get('name')!r} has no label (0 or 1); training needs labelled "
+                "pairs"
+            )
+        s = self.size
+        arrays: dict[str, np.ndarray] = {}
+        for role in ("probe", "donor"):
+            image = _image(sample, role)
+            mask = _binary_mask(sample, role, image.shape[:2])
+            arrays[role] = _resize(image, s, s, nearest=False)
+            arrays[f"{role}_mask"] = _resize(mask, s, s, nearest=True)
+        if self.train:
+            rng = np.random.default_rng([self.seed, self.epoch, int(index) % len(self)])
+            flip_h, flip_v = rng.random() < self.hflip, rng.random() < self.vflip
+            for key, value in arrays.items():
+                if flip_h:
+                    value = value[:, ::-1]
+                if flip_v:
+                    value = value[::-1]
+                arrays[key] = value
+        item: dict[str, Any] = {
+            "label": torch.tensor(float(label), dtype=torch.float32),
+            "index": torch.tensor(int(index), dtype=torch.int64),
+            "name": str(sample.get("name", index)),
+        }
+        for role in ("probe", "donor"):
+            image = np.ascontiguousarray(arrays[role])
+            mask = np.ascontiguousarray(arrays[f"{role}_mask"])
+            item[role] = torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0)
+            item[f"{role}_mask"] = torch.from_numpy(mask.astype(np.int64))
+        return item
