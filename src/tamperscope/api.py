@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from tamperscope import __version__
-from tamperscope.data.base import ForgeryDataset
+from tamperscope.data.base import ForgeryDataset, PairDataset
 from tamperscope.data.io import IMAGE_EXTENSIONS, read_image, write_image, write_json
 from tamperscope.errors import TamperscopeError
 from tamperscope.inference.copy_move import predict_copy_move
@@ -28,7 +28,7 @@ from tamperscope.inference.pairs import predict_pair, probe_windows, uses_slidin
 from tamperscope.metrics.evaluation import PredictionError
 from tamperscope.registry import create_model, list_models
 from tamperscope.report.masks import colour_mask, overlay, region_summary
-from tamperscope.types import PairReport, Report, Sample
+from tamperscope.types import PairReport, PairSample, Report, Sample
 from tamperscope.weights.weights import default_weights, read_weights_file, sha256_file
 
 #: The model ``analyze`` uses when none is named.
@@ -322,6 +322,47 @@ def model_predictions(
         )
         probs = prediction.probabilities
         yield sample, (probs[0] if probs.shape[0] == 1 else probs), prediction.score
+
+
+def model_pair_predictions(
+    dataset: PairDataset,
+    detector: Detector,
+    *,
+    size: int = 256,
+    sliding: bool | None = None,
+    sliding_threshold: int = 512,
+) -> Iterator[tuple[PairSample, np.ndarray, np.ndarray, float] | PredictionError]:
+    """Run a probe/donor ``detector`` (e.g. DMAC) over a :class:`PairDataset`.
+
+    The input of :func:`tamperscope.metrics.evaluation.evaluate_pair_predictions` when a
+    model, rather than a folder of prediction files, is scored.
+
+    Args:
+        dataset: the pairs.
+        detector: a pair model from :func:`load_model`.
+        size, sliding, sliding_threshold: as :func:`tamperscope.inference.pairs.predict_pair`.
+
+    Yields:
+        ``(pair_sample, prob_probe, prob_donor, score)`` with (H1, W1) and (H2, W2) float32
+        maps in [0, 1] of the shared region and DMAC's pair score in [0, 1]; or a
+        ``PredictionError`` naming a pair that could not be loaded, so scoring goes on.
+    """
+    for i, name in enumerate(dataset.names()):
+        try:
+            sample = dataset[i]
+        except TamperscopeError as exc:
+            yield PredictionError(name, f"cannot load the pair ({exc})")
+            continue
+        prob_probe, prob_donor, score = predict_pair(
+            detector.model,
+            sample["probe"],
+            sample["donor"],
+            size=size,
+            sliding=sliding,
+            sliding_threshold=sliding_threshold,
+            device=detector.device,
+        )
+        yield sample, prob_probe, prob_donor, score
 
 
 def _pair_input(image: str | Path | np.ndarray, role: str) -> tuple[np.ndarray, str, str]:

@@ -10,6 +10,19 @@ Prediction folder format, for each sample name NAME of the dataset:
   (``{name: score}``) with image-level scores; without one, an image's score is the maximum
   of its forgery probability map.
 
+Probe/donor pair datasets (``generated-pairs``, ``manifest`` with ``probe``/``donor``
+columns) are scored as pairs, DMAC's protocol
+(:func:`~tamperscope.metrics.evaluation.evaluate_pair_predictions`). Their prediction folder
+holds, for each pair name NAME:
+
+* ``PRED_DIR/NAME_probe.npy|png`` and ``PRED_DIR/NAME_donor.npy|png``: (H, W) probability of
+  the shared region (``.npy`` float in [0, 1], grey PNG value / 255);
+* optional ``PRED_DIR/scores.csv`` (``name,score``) or ``PRED_DIR/scores.json`` with pair
+  scores; without one, a pair's score is DMAC's rule from its maps (the mean over both maps
+  of the average probability of the pixels above 0.5).
+
+Pairs get ``OUT/metrics.json``, ``OUT/per_pair.csv`` and ``OUT/roc.png``.
+
 Maps of another size are resized bilinearly to the ground truth. Writes ``OUT/metrics.json``,
 ``OUT/per_image.csv`` and ``OUT/roc.png`` atomically. Missing or unreadable predictions are
 reported per image; the run goes on, lists them at the end and exits with code 1.
@@ -19,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +41,20 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from tamperscope.api import load_model, model_predictions
+from tamperscope.api import load_model, model_pair_predictions, model_predictions
 from tamperscope.data.base import PairDataset, open_dataset
 from tamperscope.data.io import atomic_open, write_json
 from tamperscope.errors import TamperscopeError
 from tamperscope.metrics.evaluation import (
     PER_IMAGE_COLUMNS,
+    PER_PAIR_COLUMNS,
+    PairItem,
     PredictionError,
     PredictionFolder,
+    evaluate_pair_predictions,
     evaluate_predictions,
     folder_predictions,
+    pair_folder_predictions,
 )
 from tamperscope.report.plots import write_roc_plot
 
@@ -44,7 +62,8 @@ _PRED_HELP = (
     "Folder of predictions: NAME.png (grey = P(forged); RGB: R = P(target), G = P(source)) or "
     "NAME.npy ((H,W) P(forged) or (3,H,W)/(H,W,3) pristine/source/target probabilities), "
     "optional scores.csv (name,score) or scores.json; without scores an image's score is the "
-    "maximum of its map."
+    "maximum of its map. Pairs: NAME_probe.png|npy and NAME_donor.png|npy (H,W) probabilities "
+    "of the shared region, optional scores.csv/json of pair scores (else DMAC's rule)."
 )
 
 
@@ -69,9 +88,11 @@ def parse_dataset_options(items: list[str]) -> dict[str, Any]:
     return options
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+def _write_csv(
+    path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...] = PER_IMAGE_COLUMNS
+) -> None:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(PER_IMAGE_COLUMNS), lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     with atomic_open(path, "w") as fh:
@@ -124,6 +145,133 @@ def _summary_table(result: dict[str, Any]) -> Table:
     return table
 
 
+def _pair_summary_table(result: dict[str, Any]) -> Table:
+    table = Table(title=f"tamperscope evaluate: {result['dataset']['kind']} (pairs)")
+    table.add_column("metric")
+    table.add_column("positive pairs", justify="right")
+    table.add_column("all pairs", justify="right")
+    conv = result["localization_conventions"]
+    pos, every = conv["positive_pairs"], conv["all_pairs"]
+    for key in ("iou", "mcc", "nmm"):
+        table.add_row(f"pair {key}", _num(pos[key]), _num(every[key]))
+    table.add_row("pairs localized", str(pos["n_pairs"]), str(every["n_pairs"]))
+    table.add_row("pixel AUC (pooled)", _num(result["pixel_auc"]), "-")
+    detection = result["detection"]
+    if detection:
+        for key in ("precision", "recall", "f1", "auc", "eer", "accuracy"):
+            table.add_row(f"detection {key}", "", _num(detection[key]))
+    return table
+
+
+def _write_results(
+    out: Path,
+    result: dict[str, Any],
+    *,
+    rows_key: str,
+    columns: tuple[str, ...],
+    title: str,
+    table: Table | None,
+    console: Console,
+) -> None:
+    """metrics.json, the per-sample CSV (``rows_key``.csv) and roc.png; prints the table."""
+    rows = result.pop(rows_key)
+    curves = result.pop("curves")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", result)
+    _write_csv(out / f"{rows_key}.csv", rows, columns)
+    if curves["image_roc"] is not None or curves["pixel_roc"] is not None:
+        write_roc_plot(out / "roc.png", curves["image_roc"], curves["pixel_roc"], title=title)
+    else:
+        console.print("no ROC drawn: the samples hold a single class and no pixel ROC exists")
+    if table is not None:
+        Console().print(table)
+    console.print(f"wrote {out / 'metrics.json'}, {out / f'{rows_key}.csv'}")
+
+
+def _exit_on_errors(errors: list[dict[str, str]], n: int, what: str, console: Console) -> None:
+    if errors:
+        console.print(f"[red]{len(errors)} of {n} {what} could not be scored:[/red]")
+        for err in errors:
+            console.print(f"  {err['name']}: {err['reason']}")
+        raise typer.Exit(1)
+
+
+def _load_detector(model: str, weights: str, device: str | None, pairs: bool, console: Console):
+    from tamperscope.engine.pair_trainer import is_pair_model
+
+    try:
+        if is_pair_model(model) != pairs:
+            wanted = "a probe/donor model (e.g. dmac-vgg16)" if pairs else "a single-image model"
+            kind = "pairs" if pairs else "single images"
+            console.print(f"[red]error:[/red] the dataset holds {kind}; --model needs {wanted}")
+            raise typer.Exit(2)
+        return load_model(
+            model, weights=None if weights.lower() == "none" else weights, device=device
+        )
+    except (KeyError, TamperscopeError) as exc:
+        console.print(f"[red]error:[/red] {exc.args[0] if exc.args else exc}")
+        raise typer.Exit(2) from exc
+
+
+def _open_pred_folder(pred: Path, console: Console) -> PredictionFolder:
+    try:
+        return PredictionFolder(pred)
+    except PredictionError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _evaluate_pairs(
+    ds: PairDataset,
+    *,
+    dataset: str,
+    root: Path,
+    options: dict[str, Any],
+    pred: Path | None,
+    model: str | None,
+    weights: str,
+    device: str | None,
+    out: Path,
+    threshold: float,
+    authentic: str,
+    console: Console,
+) -> None:
+    predictions: Iterator[PairItem]
+    if model is not None:
+        detector = _load_detector(model, weights, device, True, console)
+        predictions = model_pair_predictions(ds, detector)
+    else:
+        assert pred is not None
+        predictions = pair_folder_predictions(ds, _open_pred_folder(pred, console))
+    result = evaluate_pair_predictions(
+        predictions,
+        threshold=threshold,
+        empty=authentic,  # type: ignore[arg-type]
+        dataset=ds,
+        progress=True,
+    )
+    result["dataset"].update(name=dataset, root=str(root.resolve()), options=options)
+    if model is not None:
+        result["settings"]["model"] = {
+            "name": detector.name,
+            "weights_sha256": detector.weights_sha256,
+            "size": 256,
+        }
+    else:
+        assert pred is not None
+        result["settings"]["pred_dir"] = str(pred.resolve())
+    _write_results(
+        out,
+        result,
+        rows_key="per_pair",
+        columns=PER_PAIR_COLUMNS,
+        title=f"ROC: {dataset} pairs",
+        table=_pair_summary_table(result),
+        console=console,
+    )
+    _exit_on_errors(result["errors"], len(ds), "pairs", console)
+
+
 def evaluate(
     dataset: str = typer.Option(
         ...,
@@ -155,7 +303,8 @@ def evaluate(
         "skip",
         "--authentic",
         help="Empty masks: 'skip' leaves them out of pixel metrics, 'count' scores them "
-        "(1 when nothing is predicted, else 0).",
+        "(1 when nothing is predicted, else 0). Pairs: the headline convention (positive "
+        "pairs or all pairs); both are reported.",
     ),
     dataset_option: list[str] = typer.Option(
         [], "--dataset-option", help="Reader option key=value (repeatable)."
@@ -164,8 +313,10 @@ def evaluate(
     """Score predicted masks and scores against a dataset's ground truth.
 
     Writes OUT/metrics.json (all metrics, each F1 convention named, protocol notes, counts),
-    OUT/per_image.csv and OUT/roc.png. Missing predictions are listed at the end and make the
-    exit code 1.
+    OUT/per_image.csv and OUT/roc.png. Probe/donor pair datasets are scored as pairs (pair
+    IoU/MCC/NMM over positive pairs and over all pairs, detection precision/recall/F1/AUC/EER
+    of the pair score) into OUT/metrics.json, OUT/per_pair.csv and OUT/roc.png. Missing
+    predictions are listed at the end and make the exit code 1.
     """
     console = Console(stderr=True)
     if authentic not in ("skip", "count"):
@@ -181,32 +332,40 @@ def evaluate(
     except (TamperscopeError, TypeError) as exc:
         console.print(f"[red]error:[/red] cannot open dataset {dataset!r} at {root}: {exc}")
         raise typer.Exit(2) from exc
-    if isinstance(ds, PairDataset):
-        console.print(
-            f"[red]error:[/red] {dataset!r} is a probe/donor pair dataset; score pairs with "
-            "tamperscope.metrics.evaluate_pair_predictions"
-        )
-        raise typer.Exit(2)
     if (pred is None) == (model is None):
         console.print("[red]error:[/red] give exactly one of --pred PRED_DIR and --model NAME")
         raise typer.Exit(2)
-    if model is not None:
-        try:
-            detector = load_model(
-                model, weights=None if weights.lower() == "none" else weights, device=device
+    if isinstance(ds, PairDataset):
+        if len(ds) == 0:
+            console.print(
+                f"[red]error:[/red] {dataset!r} is a probe/donor pair dataset without any pair "
+                f"at {root}"
             )
-        except (KeyError, TamperscopeError) as exc:
-            console.print(f"[red]error:[/red] {exc.args[0] if exc.args else exc}")
-            raise typer.Exit(2) from exc
+            raise typer.Exit(2)
+        if border:
+            console.print("[red]error:[/red] --border applies to single images, not to pairs")
+            raise typer.Exit(2)
+        _evaluate_pairs(
+            ds,
+            dataset=dataset,
+            root=root,
+            options=options,
+            pred=pred,
+            model=model,
+            weights=weights,
+            device=device,
+            out=out,
+            threshold=threshold,
+            authentic=authentic,
+            console=console,
+        )
+        return
+    if model is not None:
+        detector = _load_detector(model, weights, device, False, console)
         predictions = model_predictions(ds, detector)
     else:
         assert pred is not None  # exactly one of pred and model is given
-        try:
-            folder = PredictionFolder(pred)
-        except PredictionError as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(2) from exc
-        predictions = folder_predictions(ds, folder)
+        predictions = folder_predictions(ds, _open_pred_folder(pred, console))
 
     result = evaluate_predictions(
         ds,
@@ -226,23 +385,13 @@ def evaluate(
     elif pred is not None:
         result["settings"]["pred_dir"] = str(pred.resolve())
 
-    rows = result.pop("per_image")
-    curves = result.pop("curves")
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "metrics.json", result)
-    _write_csv(out / "per_image.csv", rows)
-    if curves["image_roc"] is not None or curves["pixel_roc"] is not None:
-        write_roc_plot(
-            out / "roc.png", curves["image_roc"], curves["pixel_roc"], title=f"ROC: {dataset}"
-        )
-    else:
-        console.print("no ROC drawn: the images hold a single class and no pixel ROC exists")
-
-    Console().print(_summary_table(result))
-    errors = result["errors"]
-    console.print(f"wrote {out / 'metrics.json'}, {out / 'per_image.csv'}")
-    if errors:
-        console.print(f"[red]{len(errors)} of {len(ds)} images could not be scored:[/red]")
-        for err in errors:
-            console.print(f"  {err['name']}: {err['reason']}")
-        raise typer.Exit(1)
+    _write_results(
+        out,
+        result,
+        rows_key="per_image",
+        columns=PER_IMAGE_COLUMNS,
+        title=f"ROC: {dataset}",
+        table=_summary_table(result),
+        console=console,
+    )
+    _exit_on_errors(result["errors"], len(ds), "images", console)

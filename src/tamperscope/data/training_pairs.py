@@ -172,8 +172,7 @@ class PairTrainingDataset(Dataset):
         label = int(sample.get("label", -1))
         if label not in (0, 1):
             raise DatasetError(
-                f"pair {sample.get('name')!r} has no label (0 or 1); training needs labelled "
-                "pairs"
+                f"pair {sample.get('name')!r} has no label (0 or 1); training needs labelled pairs"
             )
         s = self.size
         arrays: dict[str, np.ndarray] = {}

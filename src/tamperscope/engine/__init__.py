@@ -1,4 +1,4 @@
-"""Training engine: typed configs, the DOA-GAN trainer, checkpoints, schedules, distributed.
+"""Training engine: typed configs, the DOA-GAN and DMAC trainers, checkpoints, distributed.
 
 The engine never parses argv; ``tamperscope train`` (:mod:`tamperscope.cli.train`) does, then
 calls :func:`train`::
@@ -25,6 +25,7 @@ from tamperscope.engine.config import (
     LossConfig,
     ModelConfig,
     OptimConfig,
+    PairConfig,
     TrainConfig,
     apply_overrides,
     config_from_dict,
@@ -32,6 +33,7 @@ from tamperscope.engine.config import (
     load_config,
     save_config,
 )
+from tamperscope.engine.pair_trainer import PairTrainer, resolve_task, train_pairs
 from tamperscope.engine.trainer import Trainer, TrainingError, seed_everything, train
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "LossConfig",
     "ModelConfig",
     "OptimConfig",
+    "PairConfig",
+    "PairTrainer",
     "TrainConfig",
     "Trainer",
     "TrainingError",
@@ -54,8 +58,10 @@ __all__ = [
     "load_checkpoint",
     "load_config",
     "read_checkpoint",
+    "resolve_task",
     "save_checkpoint",
     "save_config",
     "seed_everything",
     "train",
+    "train_pairs",
 ]

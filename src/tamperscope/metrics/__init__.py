@@ -18,6 +18,7 @@ from tamperscope.metrics.evaluation import (
     evaluate_pair_predictions,
     evaluate_predictions,
     folder_predictions,
+    pair_folder_predictions,
 )
 from tamperscope.metrics.image import (
     combined_f1,
@@ -66,6 +67,7 @@ __all__ = [
     "localization_scores",
     "mask_to_box",
     "no_score_zone",
+    "pair_folder_predictions",
     "pair_localization_scores",
     "pair_score",
     "pixel_auc",

@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -687,56 +687,303 @@ def evaluate_predictions(
     }
 
 
+#: Columns of the per-pair table, in order.
+PER_PAIR_COLUMNS = (
+    "name",
+    "label",
+    "pair_type",
+    "group",
+    "transform",
+    "score",
+    "score_source",
+    "predicted_label",
+    "mask_case",
+    "iou",
+    "mcc",
+    "nmm",
+    "iou_all",
+    "mcc_all",
+    "nmm_all",
+    "error",
+)
+
+PAIR_PROTOCOL_NOTES = {
+    "threshold": "a pixel is predicted shared when its probability >= threshold; a pair is "
+    "predicted correlated when its score >= threshold",
+    "pair_localization": (
+        "IoU, MCC and NMM of the probe mask and of the donor mask, averaged over the two "
+        "masks of the pair, then over pairs (DMAC, Liu et al., IEEE TIFS 2019); maps of "
+        "another size are resized bilinearly to their mask"
+    ),
+    "positive_pairs": (
+        "only masks with shared pixels are scored: negative pairs (both masks empty) are left "
+        "out, a pair with one empty mask is scored on the other one"
+    ),
+    "all_pairs": (
+        "every pair with masks counts: an empty mask with nothing predicted scores 1 on IoU, "
+        "MCC and NMM; an empty mask with any pixel predicted scores IoU 0, MCC 0, NMM -1"
+    ),
+    "pair_score": (
+        "given score when provided (scores.csv/scores.json), else DMAC's rule: the mean over "
+        "both masks of the average probability of the pixels above 0.5 (0 for a mask without "
+        "such pixels); pairs whose label is not 0 or 1 are left out of detection metrics"
+    ),
+    "detection": "correlated (label 1) is the positive class; AUC and EER are threshold-free",
+    "pixel_auc": (
+        "pooled over the probe and donor maps of the pairs with shared pixels, from score "
+        "histograms of 1001 bins on [0, 1]"
+    ),
+}
+
+#: An item of the pair scoring loop: (pair_sample, prob_probe, prob_donor[, score]) or an error.
+PairItem = (
+    tuple[Mapping[str, Any], np.ndarray, np.ndarray]
+    | tuple[Mapping[str, Any], np.ndarray, np.ndarray, float | None]
+    | PredictionError
+)
+
+
+def _pair_map(preds: PredictionFolder, name: str, role: str) -> np.ndarray:
+    try:
+        prob = preds.load(f"{name}_{role}")
+    except PredictionError as exc:
+        raise PredictionError(name, exc.reason) from exc
+    if prob.ndim != 2:
+        raise PredictionError(
+            name,
+            f"{role} prediction must be an (H, W) probability map (grey PNG or 2-D .npy), got "
+            f"a 3-channel map",
+        )
+    return prob
+
+
+def pair_folder_predictions(
+    dataset: PairDataset, folder: str | Path | PredictionFolder
+) -> Iterator[PairItem]:
+    """Pair each probe/donor pair of ``dataset`` with its predicted maps from a folder.
+
+    Pair prediction folder layout, for each pair name ``NAME``:
+
+    * ``PRED/NAME_probe.npy`` or ``PRED/NAME_probe.png`` and ``PRED/NAME_donor.npy`` or
+      ``PRED/NAME_donor.png``: (H, W) probability of the shared region (``.npy`` float in
+      [0, 1]; grey PNG value / 255), at the image's size or resized bilinearly to it;
+    * optional ``PRED/scores.csv`` (``name,score``) or ``PRED/scores.json`` (``{name:
+      score}``): pair scores; a pair without one is scored by DMAC's rule from its maps
+      (:func:`~tamperscope.metrics.pairs.pair_score`).
+
+    Args:
+        dataset: the ground-truth pairs.
+        folder: prediction folder or an open :class:`PredictionFolder`.
+
+    Yields:
+        ``(pair_sample, prob_probe, prob_donor, score)`` with (H, W) float32 maps in [0, 1]
+        and score ``None`` when the folder has none; or a :class:`PredictionError` naming a
+        pair whose maps are missing or unusable (or whose images cannot be read).
+
+    Raises:
+        PredictionError: the folder does not exist or its scores file is malformed.
+    """
+    preds = folder if isinstance(folder, PredictionFolder) else PredictionFolder(folder)
+    for i, name in enumerate(dataset.names()):
+        try:
+            sample = dataset[i]
+        except TamperscopeError as exc:
+            yield PredictionError(name, f"cannot load the pair ({exc})")
+            continue
+        try:
+            prob_probe = _pair_map(preds, name, "probe")
+            prob_donor = _pair_map(preds, name, "donor")
+        except PredictionError as exc:
+            yield exc
+            continue
+        yield sample, prob_probe, prob_donor, preds.score(name)
+
+
+def _pair_probability(prob: np.ndarray, where: str) -> np.ndarray:
+    prob = normalize_prediction(prob, where)
+    if prob.ndim != 2:
+        raise ValueError(f"{where}: pair predictions must be (H, W) maps, got shape {prob.shape}")
+    return prob
+
+
+def _localization_summary(values: dict[str, list[float]]) -> dict[str, Any]:
+    return {**{k: mean_or_none(v) for k, v in values.items()}, "n_pairs": len(values["iou"])}
+
+
 def evaluate_pair_predictions(
-    pairs: Iterable[tuple[dict[str, Any], np.ndarray, np.ndarray]],
+    pairs: Iterable[PairItem],
     *,
     threshold: float = 0.5,
     empty: EmptyRule = "skip",
+    bins: int = 1001,
+    dataset: PairDataset | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Score probe/donor pair predictions (constrained splicing), DMAC's protocol.
 
     Localization: IoU, MCC and NMM of each pair averaged over its two masks
-    (:func:`~tamperscope.metrics.pairs.pair_localization_scores`), then over pairs; pairs
-    without masks are not localized. Detection: :func:`~tamperscope.metrics.pairs.pair_score`
-    against the pair label, with :func:`~tamperscope.metrics.image.image_level_metrics`.
+    (:func:`~tamperscope.metrics.pairs.pair_localization_scores`), then over pairs, under two
+    conventions reported side by side (see :data:`PAIR_PROTOCOL_NOTES`): ``positive_pairs``
+    (empty masks skipped, so negative pairs are left out) and ``all_pairs`` (empty masks
+    count: 1 when nothing is predicted, else IoU 0, MCC 0, NMM -1). Pairs without masks are
+    not localized. Detection: the pair score (given, else
+    :func:`~tamperscope.metrics.pairs.pair_score` of the maps) against the pair label, with
+    :func:`~tamperscope.metrics.image.image_level_metrics` (precision, recall, F1, AUC, EER,
+    ...).
 
     Args:
-        pairs: ``(pair_sample, prob_probe, prob_donor)``, maps (H, W) float in [0, 1] of the
-            probe and donor sizes (resized bilinearly otherwise).
-        threshold: pixel and pair decision threshold.
-        empty: empty-mask rule (negative pairs have empty masks).
+        pairs: ``(pair_sample, prob_probe, prob_donor)`` or ``(pair_sample, prob_probe,
+            prob_donor, score)``: pair_sample a mapping with ``name``, ``label`` (1
+            correlated, 0 not, -1 unknown) and optional ``probe_mask``/``donor_mask`` (H, W)
+            nonzero = shared, ``pair_type``, ``meta``; maps (H, W) float in [0, 1] (resized
+            bilinearly to their mask); score a float or ``None``. A
+            :class:`PredictionError` in place of an item records that pair as failed, and a
+            map that is not (H, W) in [0, 1] does too; scoring goes on.
+        threshold: pixel and pair decision threshold in [0, 1].
+        empty: the convention of the headline ``localization``: ``"skip"`` (positive pairs
+            only) or ``"count"`` (all pairs).
+        bins: histogram bins of the pooled pixel AUC.
+        dataset: the pair dataset, for its kind and size in the result (optional).
+        progress: show a progress bar.
 
     Returns:
-        ``{"n_pairs", "localization": {"iou", "mcc", "nmm", "n_pairs"}, "detection"}``.
+        Dict (JSON-ready except ``curves``): ``n_pairs`` (pairs scored), ``localization``
+        (``iou``, ``mcc``, ``nmm``, ``n_pairs`` under ``empty``), ``localization_conventions``
+        (``positive_pairs`` and ``all_pairs``, same keys), ``detection`` (None without a
+        labelled pair), ``pixel_auc``, ``counts``, ``errors`` (``{name, reason}``),
+        ``tamperscope_version``, ``dataset``, ``settings``, ``protocol_notes``, plus
+        ``per_pair`` (rows keyed by :data:`PER_PAIR_COLUMNS`) and ``curves`` (numpy ROC
+        arrays: ``image_roc`` of the pair scores, ``pixel_roc``).
 
     Raises:
-        ValueError: no pair, or a map is not (H, W) in [0, 1].
+        ValueError: no pair at all, a threshold outside [0, 1] or an unknown ``empty`` rule.
     """
     check_empty_rule(empty)
-    loc: dict[str, list[float]] = {"iou": [], "mcc": [], "nmm": []}
-    labels, scores = [], []
-    for sample, pa, pb in pairs:
-        pa = normalize_prediction(pa, f"{sample['name']} probe")
-        pb = normalize_prediction(pb, f"{sample['name']} donor")
-        if pa.ndim != 2 or pb.ndim != 2:
-            raise ValueError(f"{sample['name']}: pair predictions must be (H, W) forgery maps")
-        labels.append(int(sample["label"]))
-        scores.append(pair_score(pa, pb, threshold))
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    conventions: dict[str, dict[str, list[float]]] = {
+        c: {"iou": [], "mcc": [], "nmm": []} for c in ("positive_pairs", "all_pairs")
+    }
+    labels: list[int] = []
+    scores: list[float] = []
+    rows: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
+    cases = {
+        "positive": 0,
+        "negative_pred_empty": 0,
+        "negative_pred_shared": 0,
+        "no_ground_truth": 0,
+        "unknown_label": 0,
+        "given_scores": 0,
+    }
+    hist = ScoreHistogram(bins)
+    total = len(dataset) if dataset is not None else None
+    n_items = 0
+    for item in tqdm(pairs, total=total, disable=not progress, desc="scoring", unit="pair"):
+        n_items += 1
+        if isinstance(item, PredictionError):
+            errors.append({"name": item.name, "reason": item.reason})
+            rows.append({"name": item.name, "error": item.reason})
+            continue
+        sample, prob_a, prob_b = item[0], item[1], item[2]
+        given = item[3] if len(item) > 3 else None  # type: ignore[misc]
+        name = str(sample["name"])
+        try:
+            pa = _pair_probability(prob_a, f"{name} probe")
+            pb = _pair_probability(prob_b, f"{name} donor")
+        except ValueError as exc:
+            reason = str(exc).removeprefix(f"{name} ")
+            errors.append({"name": name, "reason": reason})
+            rows.append({"name": name, "error": reason})
+            continue
+        score = pair_score(pa, pb, threshold) if given is None else float(given)
+        cases["given_scores"] += given is not None
+        label = int(sample.get("label", -1))
+        meta = sample.get("meta") or {}
+        row: dict[str, Any] = {
+            "name": name,
+            "label": label,
+            "pair_type": sample.get("pair_type", meta.get("pair_type")),
+            "group": meta.get("group"),
+            "transform": meta.get("transform"),
+            "score": score,
+            "score_source": "maps" if given is None else "given",
+            "predicted_label": int(score >= threshold),
+        }
+        rows.append(row)
+        if label in (0, 1):
+            labels.append(label)
+            scores.append(score)
+        else:
+            cases["unknown_label"] += 1
         ga, gb = sample.get("probe_mask"), sample.get("donor_mask")
         if ga is None or gb is None:
+            cases["no_ground_truth"] += 1
+            row["mask_case"] = "no_ground_truth"
             continue
+        ga, gb = np.asarray(ga), np.asarray(gb)
         pa, pb = resize_prediction(pa, ga.shape), resize_prediction(pb, gb.shape)
-        s = pair_localization_scores(pa, pb, ga, gb, threshold, empty=empty)
-        if s is not None:
-            for k in loc:
-                loc[k].append(s[k])
-    if not labels:
+        if ga.any() or gb.any():
+            case = "positive"
+            for prob, gt in ((pa, ga), (pb, gb)):
+                if gt.any():
+                    hist.update(prob, gt != 0)
+        else:
+            predicted = bool((pa >= threshold).any() or (pb >= threshold).any())
+            case = "negative_pred_shared" if predicted else "negative_pred_empty"
+        cases[case] += 1
+        row["mask_case"] = case
+        positive = pair_localization_scores(pa, pb, ga, gb, threshold, empty="skip")
+        every = pair_localization_scores(pa, pb, ga, gb, threshold, empty="count")
+        if positive is not None:
+            for k, v in positive.items():
+                conventions["positive_pairs"][k].append(v)
+                row[k] = v
+        if every is not None:
+            for k, v in every.items():
+                conventions["all_pairs"][k].append(v)
+                row[f"{k}_all"] = v
+    if n_items == 0:
         raise ValueError("no pairs to score")
+
+    summaries = {c: _localization_summary(v) for c, v in conventions.items()}
+    detection = (
+        image_level_metrics(np.array(labels), np.array(scores), threshold) if labels else None
+    )
+    curves: dict[str, Any] = {"image_roc": None, "pixel_roc": None}
+    if detection is not None:
+        curves["image_roc"] = image_roc(np.array(labels), np.array(scores))
+        if curves["image_roc"] is not None:
+            curves["image_roc"].update(auc=detection["auc"], eer=detection["eer"])
+    pixel_auc = hist.auc()
+    if pixel_auc is not None:
+        fpr, tpr, thr = hist.roc()
+        curves["pixel_roc"] = {"fpr": fpr, "tpr": tpr, "thresholds": thr, "auc": pixel_auc}
     return {
-        "n_pairs": len(labels),
-        "localization": {
-            **{k: mean_or_none(v) for k, v in loc.items()},
-            "n_pairs": len(loc["iou"]),
+        "tamperscope_version": __version__,
+        "dataset": {
+            "kind": getattr(dataset, "kind", type(dataset).__name__)
+            if dataset is not None
+            else None,
+            "n_samples": total if total is not None else n_items,
+            "mask_kind": "pairs",
         },
-        "detection": image_level_metrics(np.array(labels), np.array(scores), threshold),
+        "settings": {"threshold": threshold, "empty": empty, "histogram_bins": bins},
+        "protocol_notes": PAIR_PROTOCOL_NOTES,
+        "n_pairs": len(rows) - len(errors),
+        "localization": summaries["positive_pairs" if empty == "skip" else "all_pairs"],
+        "localization_conventions": summaries,
+        "detection": detection,
+        "pixel_auc": pixel_auc,
+        "counts": {
+            "n_samples": total if total is not None else n_items,
+            "n_scored": len(rows) - len(errors),
+            "n_errors": len(errors),
+            "n_correlated": int(sum(labels)),
+            "n_not_correlated": len(labels) - int(sum(labels)),
+            **cases,
+        },
+        "errors": errors,
+        "per_pair": [{k: _fmt(r.get(k)) for k in PER_PAIR_COLUMNS} for r in rows],
+        "curves": curves,
     }

@@ -62,12 +62,15 @@ def translation_indices(
     cached = _INDEX_CACHE.get(key)
     if cached is not None:
         return cached
-    i = torch.arange(height).view(height, 1, 1, 1)
-    j = torch.arange(width).view(1, width, 1, 1)
-    it = torch.arange(height).view(1, 1, height, 1)
-    jt = torch.arange(width).view(1, 1, 1, width)
-    index = ((i + it) % height) * width + (j + jt) % width  # (h, w, h_t, w_t)
-    index = index.reshape(height * width, height * width).to(dev)
+    # Built outside inference mode: the cached index is reused by later autograd passes, which
+    # refuse tensors created under torch.inference_mode().
+    with torch.inference_mode(False):
+        i = torch.arange(height).view(height, 1, 1, 1)
+        j = torch.arange(width).view(1, width, 1, 1)
+        it = torch.arange(height).view(1, 1, height, 1)
+        jt = torch.arange(width).view(1, 1, 1, width)
+        index = ((i + it) % height) * width + (j + jt) % width  # (h, w, h_t, w_t)
+        index = index.reshape(height * width, height * width).to(dev)
     if len(_INDEX_CACHE) > 16:  # a handful of map sizes occur in practice
         _INDEX_CACHE.clear()
     _INDEX_CACHE[key] = index

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Score a copy-move model on the real copy-moves of a development data folder and on generated
+# test sets, one evaluation per set, then print one Markdown table.
+#
+# usage: scripts/evaluate_copy_move.sh MODEL EVAL_DIR [WEIGHTS] [DATA_DIR] [GENERATED...]
+#   MODEL      registered copy-move model (e.g. keypoint-cmfd, doagan-effnet-lite0)
+#   EVAL_DIR   folder receiving one evaluation (metrics.json, per_image.csv, roc.png) per set
+#   WEIGHTS    'default' (the shipped weights), 'none', or a weights file
+#   DATA_DIR   folder holding noso/, cm-disambiguation/, casia1-samples/, casia2-samples/
+#              (default ../shared/data/real-dev); sets that are absent are skipped
+#   GENERATED  folders written by 'tamperscope synth copy-move' (scored with the 'generated'
+#              reader, named after the folder)
+# Environment: TAMPERSCOPE (default: tamperscope), PYTHON (default: python), DEVICE (cpu/cuda).
+set -euo pipefail
+if [ $# -lt 2 ]; then
+    sed -n '2,14p' "$0" >&2
+    exit 2
+fi
+MODEL=$1
+EVAL=$2
+WEIGHTS=${3:-default}
+DATA=${4:-../shared/data/real-dev}
+shift $(( $# < 4 ? $# : 4 ))
+TS=${TAMPERSCOPE:-tamperscope}
+PY=${PYTHON:-python}
+EXTRA=(--model "$MODEL" --weights "$WEIGHTS")
+if [ -n "${DEVICE:-}" ]; then
+    EXTRA+=(--device "$DEVICE")
+fi
+mkdir -p "$EVAL"
+
+run() {  # name dataset root [reader options...]
+    local name=$1 dataset=$2 root=$3
+    shift 3
+    if [ ! -e "$root" ]; then
+        echo "skipping $name: $root is absent" >&2
+        return
+    fi
+    local opts=()
+    for o in "$@"; do opts+=(--dataset-option "$o"); done
+    echo "evaluating $MODEL on $name" >&2
+    "$TS" evaluate --dataset "$dataset" --root "$root" "${EXTRA[@]}" "${opts[@]}" \
+        --out "$EVAL/$name" > "$EVAL/$name.log" 2>&1 || echo "  $name failed: see $EVAL/$name.log" >&2
+}
+
+# NoSo: the 14 forgeries with source/target masks (per-class F1), then all 18 with the 13 originals
+run noso-st noso "$DATA/noso" three_class_only=true
+run noso-all noso "$DATA/noso"
+run cm-disambiguation cm-disambiguation "$DATA/cm-disambiguation"
+run casia1-cm casia "$DATA/casia1-samples" subset=copy_move
+run casia2-cm casia "$DATA/casia2-samples" subset=copy_move
+for gen in "$@"; do
+    run "gen-$(basename "$gen")" generated "$gen"
+done
+"$PY" scripts/summarize_eval.py "$EVAL"

@@ -1,0 +1,70 @@
+"""Markdown table of ``tamperscope evaluate`` results, models side by side.
+
+    python scripts/summarize_eval.py runs/eval/keypoint-cmfd runs/eval/doagan-effnet-lite0
+
+Each argument is a folder holding one sub-folder per evaluated set, each with the
+``metrics.json`` that ``tamperscope evaluate`` wrote. Pixel F1 is protocol B (per image, then
+averaged) at threshold 0.5 over forged images; source/target F1 are per class, protocol B.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def rows(folder: Path) -> list[list[str]]:
+    out = []
+    for metrics_file in sorted(folder.glob("*/metrics.json")):
+        m = json.loads(metrics_file.read_text())
+        union = m["pixel"]["union"]["per_image"]
+        per_class = m["pixel"].get("per_class") or {}
+        image = m.get("image") or {}
+        disc = m.get("discernibility") or {}
+        out.append(
+            [
+                metrics_file.parent.name,
+                m["settings"].get("model", {}).get("name", folder.name),
+                str(m["counts"]["n_tampered"]),
+                str(m["counts"]["n_authentic"]),
+                _fmt(union["f1"]),
+                _fmt(per_class.get("source", {}).get("per_image", {}).get("f1")),
+                _fmt(per_class.get("target", {}).get("per_image", {}).get("f1")),
+                _fmt(m["f1_conventions"]["per_image_best_threshold"]["per_image"]),
+                _fmt(image.get("auc")),
+                _fmt(image.get("f1")),
+                _fmt(disc.get("overall_accuracy")),
+            ]
+        )
+    return out
+
+
+def main() -> None:
+    header = [
+        "set",
+        "model",
+        "forged",
+        "authentic",
+        "pixel F1 (B, union)",
+        "F1 source",
+        "F1 target",
+        "F1 oracle thr",
+        "image AUC",
+        "image F1",
+        "discern. acc",
+    ]
+    table = [r for folder in sys.argv[1:] for r in rows(Path(folder))]
+    table.sort(key=lambda r: (r[0], r[1]))
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in table:
+        print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,389 @@
+"""The DMAC pair trainer: data pipeline, phases, exact resume, CLI dispatch, export, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from _engine_helpers import TINY, write_generated_set
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from _pair_helpers import TINY_PAIR, make_pair_set, tiny_pair_config
+from tamperscope.api import load_model
+from tamperscope.cli import app
+from tamperscope.data.base import PairDataset, open_dataset
+from tamperscope.data.training_pairs import PairTrainingDataset
+from tamperscope.engine import (
+    ConfigError,
+    PairTrainer,
+    TrainingError,
+    config_to_dict,
+    export_weights,
+    resolve_task,
+    train_pairs,
+)
+from tamperscope.engine.distributed import DistributedContext
+from tamperscope.errors import DatasetError
+from tamperscope.types import PairSample
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "data"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def pair_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six 64x64 splice pairs (two foreground, two background, two negative)."""
+    return make_pair_set(tmp_path_factory.mktemp("pairs") / "sp", n=6, seed=3)
+
+
+def _params(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+class _Pairs(PairDataset):
+    def __init__(self, samples: list[PairSample]) -> None:
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def names(self) -> list[str]:
+        return [s["name"] for s in self.samples]
+
+    def load(self, index: int) -> PairSample:
+        return self.samples[index]
+
+
+def _sample(rng: np.random.Generator, label: int = 1, masks: bool = True) -> PairSample:
+    probe = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    donor = rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)
+    pm, dm = np.zeros((40, 48), np.uint8), np.zeros((30, 20), np.uint8)
+    if label == 1:
+        pm[5:20, 4:30], dm[2:12, 3:9] = 255, 255
+    return PairSample(
+        probe=probe,
+        donor=donor,
+        probe_mask=pm if masks else None,
+        donor_mask=dm if masks else None,
+        label=label,
+        pair_type="foreground",
+        name=f"p{label}",
+        probe_path="",
+        donor_path="",
+    )
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+def test_pair_pipeline_sizes_masks_and_consistent_flips() -> None:
+    rng = np.random.default_rng(0)
+    pos, neg = _sample(rng), _sample(rng, label=0, masks=False)
+    plain = PairTrainingDataset(_Pairs([pos, neg]), 32, train=True, hflip=0.0)
+    flipped = PairTrainingDataset(_Pairs([pos, neg]), 32, train=True, hflip=1.0, vflip=1.0)
+    a, b = plain[0], flipped[0]
+    assert a["probe"].shape == a["donor"].shape == (3, 32, 32)
+    assert a["probe"].dtype == torch.float32 and 0.0 <= float(a["probe"].min()) <= 1.0
+    assert a["probe_mask"].dtype == torch.int64
+    assert set(a["probe_mask"].unique().tolist()) == {0, 1}
+    assert float(a["label"]) == 1.0 and a["name"] == "p1"
+    # The same flips hit the probe, the donor and both masks.
+    for key in ("probe", "donor", "probe_mask", "donor_mask"):
+        assert torch.equal(b[key], a[key].flip(-1).flip(-2)), key
+    empty = plain[1]
+    assert float(empty["label"]) == 0.0
+    assert int(empty["probe_mask"].sum()) == int(empty["donor_mask"].sum()) == 0
+    val = PairTrainingDataset(_Pairs([pos]), 32, train=False, hflip=1.0)
+    assert torch.equal(val[0]["probe_mask"], a["probe_mask"])  # no flips in validation
+
+
+def test_pair_pipeline_errors() -> None:
+    rng = np.random.default_rng(1)
+    no_mask = _sample(rng, masks=False)
+    with pytest.raises(DatasetError, match="correlated .* but has no probe mask"):
+        PairTrainingDataset(_Pairs([no_mask]), 32)[0]
+    unlabelled = _sample(rng)
+    unlabelled["label"] = -1
+    with pytest.raises(DatasetError, match="has no label"):
+        PairTrainingDataset(_Pairs([unlabelled]), 32)[0]
+    bad = _sample(rng)
+    bad["probe_mask"] = np.zeros((3, 3), np.uint8)
+    with pytest.raises(DatasetError, match="probe mask shape"):
+        PairTrainingDataset(_Pairs([bad]), 32)[0]
+    grey = _sample(rng)
+    grey["donor"] = np.zeros((30, 20), np.uint8)
+    with pytest.raises(DatasetError, match=r"expected an \(H, W, 3\) uint8 donor"):
+        PairTrainingDataset(_Pairs([grey]), 32)[0]
+    with pytest.raises(ValueError, match="at least 8 pixels"):
+        PairTrainingDataset(_Pairs([grey]), 4)
+    with pytest.raises(ValueError, match="hflip must be a probability"):
+        PairTrainingDataset(_Pairs([grey]), 32, hflip=2.0)
+
+
+# ----------------------------------------------------------------------------- phases
+
+
+def test_phases_update_the_right_networks(pair_set: Path, tmp_path: Path) -> None:
+    cfg = tiny_pair_config(pair_set, pairs={"k": 2, "pretrain_epochs": 1})
+    trainer = PairTrainer(cfg, tmp_path / "run")
+    batch = next(iter(trainer._train_loader()))
+
+    def step() -> tuple[bool, bool, dict]:
+        model, adv = _params(trainer.model), _params(trainer.discriminator)
+        stats = trainer.train_step(batch)
+        return (
+            not _same(model, _params(trainer.model)),
+            not _same(adv, _params(trainer.discriminator)),
+            stats,
+        )
+
+    model_moved, adv_moved, stats = step()
+    assert model_moved and not adv_moved and set(stats) >= {"g_total", "ce"}
+    assert trainer.opt_g is trainer.opt_pretrain
+    trainer.epoch = 1  # adversarial phase: k = 2 Det/Dis updates, then one DMAC update
+    assert trainer.opt_g is trainer.opt_model
+    pattern = []
+    for _ in range(6):
+        model_moved, adv_moved, stats = step()
+        assert model_moved != adv_moved
+        assert {"ce", "det", "dis", "g_total"} <= set(stats)
+        if adv_moved:
+            assert {"det_loss", "dis_loss"} <= set(stats)
+        pattern.append(int(model_moved))
+    assert pattern == [0, 0, 1, 0, 0, 1]
+    assert trainer.adv_step == 6
+
+
+def test_pretraining_lowers_the_cross_entropy(pair_set: Path, tmp_path: Path) -> None:
+    trainer = PairTrainer(tiny_pair_config(pair_set), tmp_path / "run")
+    batch = next(iter(trainer._train_loader()))
+    losses = [trainer.train_step(batch)["ce"] for _ in range(6)]
+    assert losses[-1] < losses[0]
+
+
+# ----------------------------------------------------------------------------- resume
+
+
+def test_resume_continues_exactly(pair_set: Path, tmp_path: Path) -> None:
+    # 4 training pairs, batch 2: 2 steps per epoch; epoch 0 pretrains, then Det/Dis and DMAC
+    # alternate. The resume lands mid-epoch in the adversarial phase, between a Det/Dis step
+    # and a DMAC step, and the run crosses an epoch end (validation, best checkpoint).
+    cfg = tiny_pair_config(pair_set)
+    one_go = train_pairs(cfg, tmp_path / "a", max_steps=5)
+    first = train_pairs(cfg, tmp_path / "b", max_steps=3)
+    assert first["step"] == 3
+    resumed = train_pairs(cfg, tmp_path / "b", max_steps=5, resume=True)
+    assert one_go["step"] == resumed["step"] == 5
+    for name in ("model", "discriminator", "optimizer"):
+        a = load_file(str(Path(one_go["checkpoint"]) / f"{name}.safetensors"))
+        b = load_file(str(Path(resumed["checkpoint"]) / f"{name}.safetensors"))
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), f"{name}: {key} differs after resume"
+    state_a = json.loads((Path(one_go["checkpoint"]) / "state.json").read_text())
+    state_b = json.loads((Path(resumed["checkpoint"]) / "state.json").read_text())
+    for key in ("step", "epoch", "batch_in_epoch", "adv_step", "best_metric", "rng", "history"):
+        assert state_a[key] == state_b[key], key
+    assert state_a["adv_step"] == 3
+    assert {"detector.classifier.1.weight", "discriminator.fc.weight_orig"} <= set(
+        load_file(str(Path(one_go["checkpoint"]) / "discriminator.safetensors"))
+    )
+
+
+def test_run_folder_and_validation(pair_set: Path, tmp_path: Path) -> None:
+    summary = train_pairs(tiny_pair_config(pair_set), tmp_path / "run", max_steps=4)
+    run = tmp_path / "run"
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["task"] == "pairs" and saved["pairs"]["lambda_det"] == 0.01
+    assert (run / "checkpoints" / "latest.txt").read_text().strip() == "step_00000004"
+    assert (run / "checkpoints" / "best" / "model.safetensors").is_file()
+    tags = {json.loads(line)["tag"] for line in (run / "scalars.jsonl").read_text().splitlines()}
+    assert {"train/ce", "train/g_total", "train/det_loss", "train/dis_loss", "val/iou"} <= tags
+    assert {"val/loss", "val/mcc", "val/nmm", "val/f1"} <= tags
+    val = summary["last_validation"]
+    assert val["epoch"] == 1 and val["val/loss"] > 0
+    assert 0.0 <= val["val/iou"] <= 1.0 and -1.0 <= val["val/nmm"] <= 1.0
+    assert val["val/auc"] is None or 0.0 <= val["val/auc"] <= 1.0
+    assert summary["monitor"] == "iou" and summary["best_step"] in (2, 4)
+    state = json.loads((run / "checkpoints" / "step_00000004" / "state.json").read_text())
+    assert state["task"] == "pairs" and state["classes"] == ["not_shared", "shared"]
+    assert state["discriminator"]["kind"] == "dmac-adversaries"
+
+
+# ----------------------------------------------------------------------------- CLI, export
+
+
+def test_cli_dispatches_pairs_and_exports_weights(pair_set: Path, tmp_path: Path) -> None:
+    values = config_to_dict(tiny_pair_config(None))
+    del values["task"]  # "auto": the registered model takes a probe and a donor
+    recipe = tmp_path / "pairs.yaml"
+    recipe.write_text(yaml.safe_dump(values))
+    run_dir, weights = tmp_path / "runs" / "tiny", tmp_path / "tiny.safetensors"
+    args = ["train", "--config", str(recipe), "--set", f"data.train_roots=[{pair_set}]"]
+    res = runner.invoke(app, [*args, "--run-dir", str(run_dir), "--max-steps", "2"])
+    assert res.exit_code == 0, res.output
+    assert "trained 2 steps" in res.output and "best iou" in res.output
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "--resume",
+            "--run-dir",
+            str(run_dir),
+            "--max-steps",
+            "3",
+            "--export",
+            str(weights),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "trained 3 steps" in res.output
+
+    detector = load_model(weights=weights, device="cpu")
+    assert detector.name == TINY_PAIR and detector.long_side == 32
+    trained = load_file(str(run_dir / "checkpoints" / "step_00000003" / "model.safetensors"))
+    for key, value in detector.model.state_dict().items():
+        assert torch.equal(value, trained[key]), key
+    probe = pair_set / "probes" / "000000.png"
+    donor = pair_set / "donors" / "000000.png"
+    out = tmp_path / "analysis"
+    res = runner.invoke(
+        app,
+        ["analyze-pair", str(probe), str(donor), "--weights", str(weights), "--size", "32"]
+        + ["--device", "cpu", "--out", str(out)],
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "000000_000000.json").read_text())
+    assert report["model"] == TINY_PAIR and 0.0 <= report["detection"]["pair_score"] <= 1.0
+
+
+def test_dmac_trains_and_its_export_loads(pair_set: Path, tmp_path: Path) -> None:
+    cfg = tiny_pair_config(
+        pair_set,
+        model={"name": "dmac-vgg16", "kwargs": {"pretrained_backbone": False}},
+        data={"val_fraction": 0.0, "batch_size": 2},
+        pairs={"detector_kwargs": {}, "discriminator_kwargs": {}},
+    )
+    summary = train_pairs(cfg, tmp_path / "run", max_steps=1)
+    weights = export_weights(summary["checkpoint"], tmp_path / "dmac.safetensors")
+    detector = load_model(weights=weights, device="cpu")
+    trained = load_file(str(Path(summary["checkpoint"]) / "model.safetensors"))
+    assert detector.name == "dmac-vgg16"
+    assert torch.equal(
+        detector.model.state_dict()["classifier.branches.0.0.weight"],
+        trained["classifier.branches.0.0.weight"],
+    )
+    res = runner.invoke(
+        app,
+        ["analyze-pair", str(pair_set / "probes" / "000003.png")]
+        + [str(pair_set / "donors" / "000003.png"), "--weights", str(weights)]
+        + ["--size", "32", "--device", "cpu"],
+    )
+    assert res.exit_code == 0, res.output
+    assert "pair score" in res.output
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_task_resolution() -> None:
+    assert resolve_task(tiny_pair_config(None, task="auto")) == "pairs"
+    assert resolve_task(tiny_pair_config(None, task="auto", model={"name": TINY})) == "copy_move"
+    assert resolve_task(tiny_pair_config(None, task="copy_move")) == "copy_move"
+    with pytest.raises(ConfigError, match="task must be one of auto, copy_move, pairs"):
+        resolve_task(tiny_pair_config(None, task="splicing"))
+    with pytest.raises(KeyError, match="unknown model 'dmac-vgg61'"):
+        resolve_task(tiny_pair_config(None, task="auto", model={"name": "dmac-vgg61"}))
+
+
+@pytest.mark.parametrize(
+    ("sections", "pattern"),
+    [
+        ({"pairs": {"dis_loss": "wgan"}}, r"pairs.dis_loss must be one of \('bce', 'hinge'\)"),
+        ({"pairs": {"k": 0}}, r"pairs.k must be >= 1"),
+        ({"pairs": {"pretrain_epochs": -1}}, r"pairs.pretrain_epochs must be >= 0"),
+        ({"data": {"resize_mode": "crop"}}, r"pair training resizes both images"),
+        ({"data": {"attacks": ["jpeg:70"]}}, r"data.attacks is not supported for pairs"),
+        ({"train": {"monitor": "f1_union"}}, r"not a validation quantity of pair training"),
+    ],
+)
+def test_config_errors(pair_set: Path, tmp_path: Path, sections: dict, pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern):
+        PairTrainer(tiny_pair_config(pair_set, **sections), tmp_path / "run")
+
+
+def test_run_errors(pair_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tiny_pair_config(pair_set)
+    with pytest.raises(TrainingError, match="no training data: set data.train_roots"):
+        PairTrainer(tiny_pair_config(None), tmp_path / "none")
+    with pytest.raises(TrainingError, match="no checkpoint to resume from"):
+        PairTrainer(cfg, tmp_path / "empty", resume=True)
+    with pytest.raises(TrainingError, match="6 training pairs, fewer than one batch of 8"):
+        PairTrainer(
+            tiny_pair_config(pair_set, data={"batch_size": 8, "val_fraction": 0.0}),
+            tmp_path / "big",
+        )
+    copy_move = write_generated_set(tmp_path / "cm", 4)
+    with pytest.raises(TrainingError, match="gives single images; pair training needs"):
+        PairTrainer(tiny_pair_config(copy_move, data={"reader": "generated"}), tmp_path / "cm-run")
+    with pytest.raises(TrainingError, match="cannot take a probe and a donor"):
+        train_pairs(tiny_pair_config(pair_set, model={"name": TINY, "kwargs": {}}), tmp_path / "t")
+
+    train_pairs(cfg, tmp_path / "run", max_steps=1)
+    with pytest.raises(TrainingError, match="already holds checkpoints; pass --resume"):
+        PairTrainer(cfg, tmp_path / "run")
+    (tmp_path / "run" / "checkpoints" / "step_00000001" / "discriminator.safetensors").unlink()
+    with pytest.raises(TrainingError, match="not a pair-training checkpoint"):
+        PairTrainer(cfg, tmp_path / "run", resume=True)
+
+    import tamperscope.engine.trainer as trainer_module
+
+    monkeypatch.setattr(
+        trainer_module, "init_distributed", lambda device: DistributedContext(True, 0, 0, 2)
+    )
+    monkeypatch.setattr(trainer_module, "cleanup_distributed", lambda ctx: None)
+    with pytest.raises(TrainingError, match="the pair trainer runs in one process"):
+        PairTrainer(cfg, tmp_path / "dist")
+
+
+def test_cli_reports_pair_errors(pair_set: Path, tmp_path: Path) -> None:
+    values = config_to_dict(tiny_pair_config(pair_set, pairs={"k": 0}))
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text(yaml.safe_dump(values))
+    res = runner.invoke(app, ["train", "--config", str(recipe), "--run-dir", str(tmp_path / "r")])
+    assert res.exit_code == 2
+    assert "pairs.k must be >= 1" in res.output
+
+
+# ----------------------------------------------------------------------------- real data
+
+
+@pytest.mark.realdata
+def test_two_steps_on_pairs_from_bsds500(tmp_path: Path) -> None:
+    photos = SHARED / "natural" / "bsds500" / "train"
+    if not photos.is_dir():
+        pytest.skip(f"real data not available at {photos}")
+    from tamperscope.synth.generate import generate_splice_pairs
+
+    out = tmp_path / "sp-bsds"
+    generate_splice_pairs(out, n=3, seed=41, images=str(photos), regions="bsds500", size=(96, 64))
+    assert len(open_dataset("generated-pairs", out)) == 3
+    cfg = tiny_pair_config(
+        out,
+        model={"name": "dmac-vgg16", "kwargs": {"pretrained_backbone": False}},
+        data={"val_fraction": 0.34, "batch_size": 2, "image_size": 32},
+        pairs={"pretrain_epochs": 1, "detector_kwargs": {}, "discriminator_kwargs": {}},
+    )
+    summary = train_pairs(cfg, tmp_path / "run", max_steps=2)
+    assert summary["step"] == 2
+    assert summary["last_validation"]["val/loss"] > 0
