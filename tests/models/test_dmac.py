@@ -152,6 +152,18 @@ def test_backward_gives_finite_gradients(rng):
     assert grads["backbone.block5.24.weight"].abs().sum() > 0
 
 
+def test_training_after_an_inference_mode_pass_at_the_same_size(rng):
+    """The cached translation index must not be an inference tensor (autograd refuses those)."""
+    model = _model()
+    with torch.inference_mode():
+        model.eval()(_images(rng, 1, 48, 48), _images(rng, 1, 48, 48))
+    out = model.train()(_images(rng, 2, 48, 48), _images(rng, 2, 48, 48))
+    loss = out.probe_logits.sum() + out.donor_logits.sum()
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
 def test_eval_is_deterministic(rng):
     model = _model().eval()
     probe, donor = _images(rng, 2, 64, 64), _images(rng, 2, 64, 64)
