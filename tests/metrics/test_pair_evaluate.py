@@ -231,6 +231,25 @@ def test_cli_refuses_a_pair_model_on_single_images(tmp_path: Path) -> None:
     assert "the dataset holds single images; --model needs a single-image model" in res.output
 
 
+def test_cli_long_side_reaches_a_single_image_model(tmp_path: Path) -> None:
+    from tamperscope.synth.generate import generate_copy_move
+
+    images = tmp_path / "cm"
+    generate_copy_move(images, n=2, seed=0, images=str(photos(tmp_path / "ph")), groups="Easy")
+    for side in (64, 96):
+        out = tmp_path / f"out{side}"
+        res = runner.invoke(
+            app,
+            ["evaluate", "--dataset", "generated", "--root", str(images), "--model"]
+            + ["doagan-effnet-lite0", "--weights", "none", "--device", "cpu"]
+            + ["--long-side", str(side), "--out", str(out)],
+        )
+        assert res.exit_code == 0, res.output
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["settings"]["model"]["long_side"] == side
+        assert metrics["counts"]["n_tampered"] + metrics["counts"]["n_authentic"] == 2
+
+
 # ----------------------------------------------------------------------------- tables
 
 

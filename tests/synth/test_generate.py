@@ -295,6 +295,29 @@ def test_label_map_regions(tmp_path):
         generate_copy_move(tmp_path / "x", n=1, images=str(photos), regions="bsds500")
 
 
+def test_group_without_regions_falls_back_to_another_requested_group(tmp_path):
+    """Cars of 8.7 % and 5.8 % of the frame: only Difficult exists; drawn Easy falls back."""
+    photos = _photos(tmp_path / "photos", count=2)
+    labels = np.ones((72, 96), np.uint8)
+    labels[10:30, 10:40] = 8
+    labels[40:60, 50:70] = 8
+    for i in range(2):
+        write_image(photos / f"photo{i}.labels.png", labels)
+    out = tmp_path / "cm"
+    generate_copy_move(
+        out, n=8, seed=0, images=str(photos), regions="camvid", groups="Difficult,Easy"
+    )
+    records = _lines(out)
+    assert len(records) == 8
+    assert all(r["group"] == "Difficult" for r in records)
+    drawn = [r["params"].get("group_drawn") for r in records]
+    assert set(drawn) == {None, "Easy"}  # some samples drew Easy, none could keep it
+    for r in records:
+        assert AREA_GROUPS["Difficult"].contains((read_mask(out / r["mask"]) == 1).mean())
+    with pytest.raises(GenerationError, match="no Easy region"):
+        generate_copy_move(tmp_path / "e", n=1, images=str(photos), regions="camvid", groups="Easy")
+
+
 def test_cli_generates_and_reports_errors(tmp_path):
     runner = CliRunner()
     photos = _photos(tmp_path / "photos")
@@ -395,7 +418,7 @@ def test_cli_generates_and_reports_errors(tmp_path):
 def test_realdata_label_maps(tmp_path, shared_data, dataset):
     images = shared_data / "natural" / dataset / "val"
     out = tmp_path / dataset
-    groups = "Difficult,Normal" if dataset == "bsds500" else "Difficult"
+    groups = "Difficult,Normal" if dataset == "bsds500" else "Difficult,Normal,Easy"
     generate_copy_move(
         out,
         n=3,

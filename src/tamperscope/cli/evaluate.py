@@ -196,7 +196,14 @@ def _exit_on_errors(errors: list[dict[str, str]], n: int, what: str, console: Co
         raise typer.Exit(1)
 
 
-def _load_detector(model: str, weights: str, device: str | None, pairs: bool, console: Console):
+def _load_detector(
+    model: str,
+    weights: str,
+    device: str | None,
+    pairs: bool,
+    console: Console,
+    long_side: int | None = None,
+):
     from tamperscope.engine.pair_trainer import is_pair_model
 
     try:
@@ -205,8 +212,9 @@ def _load_detector(model: str, weights: str, device: str | None, pairs: bool, co
             kind = "pairs" if pairs else "single images"
             console.print(f"[red]error:[/red] the dataset holds {kind}; --model needs {wanted}")
             raise typer.Exit(2)
+        extra = {} if long_side is None else {"long_side": long_side}
         return load_model(
-            model, weights=None if weights.lower() == "none" else weights, device=device
+            model, weights=None if weights.lower() == "none" else weights, device=device, **extra
         )
     except (KeyError, TamperscopeError) as exc:
         console.print(f"[red]error:[/red] {exc.args[0] if exc.args else exc}")
@@ -290,6 +298,13 @@ def evaluate(
         "default", "--weights", help="With --model: 'default', 'none', or a weights file."
     ),
     device: str | None = typer.Option(None, "--device", help="With --model: cpu or cuda."),
+    long_side: int | None = typer.Option(
+        None,
+        "--long-side",
+        min=32,
+        help="With a single-image --model: analysis resolution (long side, pixels); default "
+        "the model's own (its weights' training size, or its cap).",
+    ),
     out: Path = typer.Option(
         ..., "--out", help="Output folder for metrics.json, per_image.csv, roc.png."
     ),
@@ -361,7 +376,7 @@ def evaluate(
         )
         return
     if model is not None:
-        detector = _load_detector(model, weights, device, False, console)
+        detector = _load_detector(model, weights, device, False, console, long_side)
         predictions = model_predictions(ds, detector)
     else:
         assert pred is not None  # exactly one of pred and model is given

@@ -49,6 +49,7 @@ from tamperscope.synth.regions import (
     open_region_source,
 )
 from tamperscope.synth.sampling import (
+    AREA_GROUPS,
     TRANSFORM_FAMILIES,
     AreaGroup,
     is_negative,
@@ -430,36 +431,53 @@ def generate_copy_move(
             mask = np.zeros(photo.image.shape[:2], np.uint8)
             label, group_name, fraction, params = 0, None, 0.0, {}
         else:
-            group = sample_group(rng, opts.groups)
-            result, photo = None, None
-            for _, photo in ctx.photos(index):
-                for _ in range(REGION_TRIES):
-                    region = ctx.source.sample_region(photo, rng, group.range, half=True)
-                    if region is None:
+            drawn = sample_group(rng, opts.groups)
+
+            def attempt(group: AreaGroup) -> tuple[Any, SourcePhoto | None]:
+                result, photo = None, None
+                for _, photo in ctx.photos(index):
+                    for _ in range(REGION_TRIES):
+                        region = ctx.source.sample_region(photo, rng, group.range, half=True)
+                        if region is None:
+                            break
+                        try:
+                            result = make_copy_move(
+                                photo.image,
+                                region,
+                                rng,
+                                area_range=group.range,
+                                transform=opts.transform,
+                                blend=opts.blend,
+                                feather_px=opts.feather_px,
+                                max_tries=opts.max_tries,
+                            )
+                        except PlacementError:
+                            continue
                         break
-                    try:
-                        result = make_copy_move(
-                            photo.image,
-                            region,
-                            rng,
-                            area_range=group.range,
-                            transform=opts.transform,
-                            blend=opts.blend,
-                            feather_px=opts.feather_px,
-                            max_tries=opts.max_tries,
-                        )
-                    except PlacementError:
-                        continue
-                    break
+                    if result is not None:
+                        break
+                return result, photo
+
+            group = drawn
+            result, photo = attempt(group)
+            # Label maps may hold few regions of some groups (e.g. CamVid objects over 10 % of
+            # the frame): the other requested groups are tried, in a random order, before the
+            # sample is given up; the manifest records the group drawn first.
+            others = [g for g in opts.groups if g != drawn.name]
+            for k in rng.permutation(len(others)) if result is None else ():
+                group = AREA_GROUPS[others[int(k)]]
+                result, photo = attempt(group)
                 if result is not None:
                     break
             if result is None or photo is None:
-                raise _group_failure(index, group, ctx, "could be copied without overlap")
+                raise _group_failure(index, drawn, ctx, "could be copied without overlap")
             forged, original, mask = result.image, result.original, result.mask
             label, group_name = 1, group.name
             fraction = result.source_area_fraction
             params = result.params()
             params["blend"] = _blend_record(opts)
+            if group is not drawn:
+                params["group_drawn"] = drawn.name
         forged, (mask,) = apply_attacks(forged, attacks, rng, masks=[mask])
         original = resize_image(original, forged.shape[:2])
         params["attacks"] = [a.spec for a in attacks]
