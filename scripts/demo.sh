@@ -26,11 +26,20 @@ echo "== 1. forging the photo (copy-move, seed 3)"
 echo "== 2. analyzing the forgery and its authentic original"
 "$TS" analyze "$OUT/forged/images/000000.png" "$OUT/forged/originals/000000.png" \
     --out "$OUT/analyze"
+echo "   ... and with the DOA-GAN weights shipped in the package (trained on generated forgeries;"
+echo "   they over-report on unfamiliar photos: see the README's Measured performance)"
+"$TS" analyze "$OUT/forged/images/000000.png" "$OUT/forged/originals/000000.png" \
+    --model doagan-effnet-lite0 --out "$OUT/analyze-doagan"
 
-echo "== 3. scoring the detector on 8 generated forgeries and pristine photos"
+echo "== 3. scoring both detectors on 8 generated forgeries and pristine photos"
 "$TS" synth copy-move --images skimage --regions random -n 8 --seed 0 --max-side 384 \
     --negatives 0.25 --out "$OUT/synth"
-"$TS" evaluate --dataset generated --root "$OUT/synth" --model keypoint-cmfd --out "$OUT/evaluate"
+for model in keypoint-cmfd doagan-effnet-lite0; do
+    "$TS" evaluate --dataset generated --root "$OUT/synth" --model "$model" \
+        --out "$OUT/evaluate/$model/generated" > "$OUT/evaluate-$model.log"
+done
+"$BIN/python" scripts/summarize_eval.py "$OUT/evaluate/keypoint-cmfd" "$OUT/evaluate/doagan-effnet-lite0"
 
-echo "Reports, colour masks (red = copy/target, green = source) and overlays are in $OUT/analyze;"
-echo "metrics.json, per_image.csv and roc.png in $OUT/evaluate."
+echo "Reports, colour masks (red = copy/target, green = source) and overlays are in $OUT/analyze"
+echo "and $OUT/analyze-doagan;"
+echo "metrics.json, per_image.csv and roc.png of each model in $OUT/evaluate/MODEL/generated."

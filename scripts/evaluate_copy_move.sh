@@ -10,10 +10,11 @@
 #              (default ../shared/data/real-dev); sets that are absent are skipped
 #   GENERATED  folders written by 'tamperscope synth copy-move' (scored with the 'generated'
 #              reader, named after the folder)
-# Environment: TAMPERSCOPE (default: tamperscope), PYTHON (default: python), DEVICE (cpu/cuda).
+# Environment: TAMPERSCOPE (default: tamperscope), PYTHON (default: python), DEVICE (cpu/cuda),
+# LONG_SIDE (analysis resolution in pixels; default: the model's own).
 set -euo pipefail
 if [ $# -lt 2 ]; then
-    sed -n '2,14p' "$0" >&2
+    sed -n '2,15p' "$0" >&2
     exit 2
 fi
 MODEL=$1
@@ -26,6 +27,9 @@ PY=${PYTHON:-python}
 EXTRA=(--model "$MODEL" --weights "$WEIGHTS")
 if [ -n "${DEVICE:-}" ]; then
     EXTRA+=(--device "$DEVICE")
+fi
+if [ -n "${LONG_SIDE:-}" ]; then
+    EXTRA+=(--long-side "$LONG_SIDE")
 fi
 mkdir -p "$EVAL"
 

@@ -49,7 +49,30 @@ class WeightSpec:
 
 
 #: Shipped weights by model name: the default weights of that model.
-_SHIPPED: dict[str, WeightSpec] = {}
+_SHIPPED: dict[str, WeightSpec] = {
+    "doagan-effnet-lite0": WeightSpec(
+        model="doagan-effnet-lite0",
+        file="doagan_effnet_lite0.safetensors",
+        sha256="fc22af9b7830d15cfa7cee3e01440ee8caaddc9aab74fcf93105b1f8ef177c86",
+        model_kwargs={
+            "aspp_channels": 128,
+            "aspp_dropout": 0.5,
+            "aspp_rates": [[12, 24, 36], [6, 12, 24]],
+            "head_channels": 128,
+            "num_classes": 3,
+            "pretrained_backbone": False,
+            "sigma": 0.05,
+            "temperature": 5.0,
+            "top_k": 20,
+        },
+        input_long_side=256,
+        classes=("pristine", "source", "target"),
+        config="configs/doagan_effnet_lite0.yaml",
+        data="2,800 copy-moves generated from BSDS500 train (1,600) and CamVid train (1,200) "
+        "photos, 20 % pristine negatives, random post-processing attacks",
+        card="doagan_effnet_lite0.md",
+    ),
+}
 
 
 def default_weights(model: str) -> WeightSpec | None:

@@ -1,0 +1,83 @@
+"""The weights shipped inside the package: integrity, metadata, model card and behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import tamperscope
+from tamperscope.registry import create_model
+from tamperscope.weights.weights import _SHIPPED, read_weights_file, sha256_file
+
+SPECS = sorted(_SHIPPED.values(), key=lambda s: s.model)
+
+
+def test_something_ships():
+    assert "doagan-effnet-lite0" in _SHIPPED
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.model)
+def test_file_hash_metadata_and_card(spec):
+    assert spec.path.is_file(), f"{spec.path} is not installed"
+    assert sha256_file(spec.path) == spec.sha256
+    assert spec.path.stat().st_size < 40 * 2**20  # a few tens of MB at most
+    state, meta = read_weights_file(spec.path)
+    assert meta["model"] == spec.model
+    assert meta["model_kwargs"] == spec.model_kwargs
+    assert list(meta["classes"]) == list(spec.classes)
+    model = create_model(spec.model, **spec.model_kwargs)
+    model.load_state_dict(state, strict=True)
+    card = spec.path.with_name(spec.card).read_text(encoding="utf-8")
+    assert spec.sha256 in card and spec.config in card
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.model)
+def test_default_weights_load_with_their_analysis_size(spec):
+    detector = tamperscope.load_model(spec.model, device="cpu")
+    assert detector.weights_sha256 == spec.sha256
+    assert detector.long_side == spec.input_long_side
+
+
+def _generated(tmp_path):
+    from tamperscope.data.base import open_dataset
+    from tamperscope.synth.generate import generate_copy_move
+
+    out = tmp_path / "cm"
+    generate_copy_move(
+        out,
+        n=10,
+        seed=5,
+        images="skimage",
+        regions="random",
+        groups="Difficult",
+        max_side=320,
+        negatives=0.25,
+    )
+    return open_dataset("generated", out)
+
+
+def test_shipped_doagan_ranks_copied_pixels_and_forged_images_higher(tmp_path):
+    """On small (Difficult) copy-moves of scikit-image photos, never seen in training.
+
+    Measured: mean pixel AUC 0.79 (an untrained network: 0.51); mean image score 0.93 on
+    the 8 forgeries against 0.57 on the 2 pristine photos. Pixel F1 at 0.5 is no test here:
+    the model marks too much as forged on unfamiliar photos (F1 0.25, the same as marking
+    every pixel forged), which its model card states.
+    """
+    detector = tamperscope.load_model("doagan-effnet-lite0", device="cpu")
+    ds = _generated(tmp_path)
+    forged_scores, pristine_scores, aucs = [], [], []
+    for i in range(len(ds)):
+        sample = ds[i]
+        report = tamperscope.analyze(sample["image"], model=detector)
+        assert report.prediction is not None
+        truth = sample["mask"] > 0
+        if truth.any():
+            forged_scores.append(report.score)
+            aucs.append(roc_auc_score(truth.ravel(), report.prediction.forgery_map.ravel()))
+        else:
+            pristine_scores.append(report.score)
+    assert len(forged_scores) == 8 and len(pristine_scores) == 2
+    assert np.mean(forged_scores) > np.mean(pristine_scores)
+    assert np.mean(aucs) > 0.7
