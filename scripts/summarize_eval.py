@@ -4,7 +4,8 @@
 
 Each argument is a folder holding one sub-folder per evaluated set, each with the
 ``metrics.json`` that ``tamperscope evaluate`` wrote. Pixel F1 is protocol B (per image, then
-averaged) at threshold 0.5 over forged images; source/target F1 are per class, protocol B.
+averaged) at threshold 0.5 over forged images; "F1 all forged" is that of the trivial answer
+"every pixel forged" on the same images; source/target F1 are per class, protocol B.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def rows(folder: Path) -> list[list[str]]:
                 str(m["counts"]["n_tampered"]),
                 str(m["counts"]["n_authentic"]),
                 _fmt(union["f1"]),
+                _fmt(m["f1_conventions"].get("all_forged_reference", {}).get("per_image")),
                 _fmt(per_class.get("source", {}).get("per_image", {}).get("f1")),
                 _fmt(per_class.get("target", {}).get("per_image", {}).get("f1")),
                 _fmt(m["f1_conventions"]["per_image_best_threshold"]["per_image"]),
@@ -51,6 +53,7 @@ def main() -> None:
         "forged",
         "authentic",
         "pixel F1 (B, union)",
+        "F1 all forged",
         "F1 source",
         "F1 target",
         "F1 oracle thr",

@@ -117,6 +117,24 @@ def test_count_rule_includes_authentic_images(rng):
     assert r["per_image"][-1]["mask_case"] == "gt_empty_pred_empty"
 
 
+def test_all_forged_reference_matches_sklearn(rng):
+    samples, preds = _three_class_set(rng)
+    r = _run(samples, preds)
+    ref = r["f1_conventions"]["all_forged_reference"]
+    gts = [s["mask"] != 0 for s in samples if s["mask"].any()]
+    ones = [np.ones(g.size, bool) for g in gts]
+    expected = [f1_score(g.ravel(), o) for g, o in zip(gts, ones, strict=True)]
+    assert ref["per_image"] == pytest.approx(np.mean(expected))
+    y = np.concatenate([g.ravel() for g in gts])
+    assert ref["pooled"] == pytest.approx(f1_score(y, np.ones(y.size, bool)))
+    assert "f1_all_forged_reference" in r["protocol_notes"]
+    # by hand: a quarter of the image forged -> precision 0.25, recall 1, F1 = 0.4
+    quarter = np.zeros((H, W), np.uint8)
+    quarter[: H // 2, : W // 2] = 2
+    one = _run([_sample("q", quarter, 1)], [np.full((3, H, W), 1 / 3, np.float32)])
+    assert one["f1_conventions"]["all_forged_reference"]["per_image"] == pytest.approx(0.4)
+
+
 def test_given_scores_and_border(rng):
     samples, preds = _three_class_set(rng)
     scores = [0.9, 0.8, 0.3, 0.7, 0.1, 0.6]

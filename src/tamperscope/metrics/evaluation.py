@@ -115,6 +115,11 @@ PROTOCOL_NOTES = {
         "ground truth; optimistic)"
     ),
     "f1_inverted_max": "per image, max of the F1 of the map and of 1 - map at the threshold",
+    "f1_all_forged_reference": (
+        "F1 of the trivial answer 'every pixel forged' (2p / (p + 1) for a forged fraction p) "
+        "over the images with a forged region, per image then averaged, and pooled: a model's "
+        "F1 means something only above it"
+    ),
     "f1_border_excluded": (
         "F1 at the threshold ignoring pixels within border_px pixels of the ground-truth "
         "boundary (NIST MFC no-score zone: dilation minus erosion with a disc); 0 = no zone"
@@ -479,6 +484,8 @@ def evaluate_predictions(
     n_curves = 0
     best_f1s: list[float] = []
     inverted: list[float] = []
+    all_forged_f1s: list[float] = []
+    all_forged_pooled = [0, 0]  # forged pixels, all pixels (images with a forged region)
     aucs: list[float] = []
     outcomes: list[str | None] = []
     labels: list[int] = []
@@ -542,6 +549,11 @@ def evaluate_predictions(
         prob = resize_prediction(prob, mask.shape)
         fmap = forgery_probability(prob)
         gt = mask != 0
+        n_forged_px = int(gt.sum())
+        if n_forged_px:  # the trivial answer "every pixel forged": F1 = 2p / (p + 1)
+            all_forged_f1s.append(2.0 * n_forged_px / (n_forged_px + gt.size))
+            all_forged_pooled[0] += n_forged_px
+            all_forged_pooled[1] += gt.size
         pred = fmap >= threshold
         counts = confusion_counts(pred, gt)
         gt_empty = counts.positives == 0
@@ -634,6 +646,12 @@ def evaluate_predictions(
             else {"f1": pooled_best[0], "threshold": pooled_best[1]},
         },
         "inverted_max": {"threshold": threshold, "per_image": mean_or_none(inverted)},
+        "all_forged_reference": {
+            "per_image": mean_or_none(all_forged_f1s),
+            "pooled": None
+            if all_forged_pooled[1] == 0
+            else 2.0 * all_forged_pooled[0] / (all_forged_pooled[0] + all_forged_pooled[1]),
+        },
         "border_excluded": {
             "border_px": border,
             "threshold": threshold,
