@@ -131,6 +131,7 @@ def test_evaluate_writes_outputs(tmp_path, rng):
         "dataset_best_threshold",
         "inverted_max",
         "border_excluded",
+        "all_forged_reference",
     }
     # predictions are the ground truth up to noise: perfect at 0.5
     assert metrics["f1_conventions"]["fixed_threshold"]["per_image"] == 1.0
