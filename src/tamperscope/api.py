@@ -24,7 +24,7 @@ from tamperscope.data.base import ForgeryDataset, PairDataset
 from tamperscope.data.io import IMAGE_EXTENSIONS, read_image, write_image, write_json
 from tamperscope.errors import TamperscopeError
 from tamperscope.inference.copy_move import predict_copy_move
-from tamperscope.inference.pairs import predict_pair, probe_windows, uses_sliding
+from tamperscope.inference.pairs import PAIR_SIZE, predict_pair, probe_windows, uses_sliding
 from tamperscope.metrics.evaluation import PredictionError
 from tamperscope.registry import create_model, list_models
 from tamperscope.report.masks import colour_mask, overlay, region_summary
@@ -328,7 +328,7 @@ def model_pair_predictions(
     dataset: PairDataset,
     detector: Detector,
     *,
-    size: int = 256,
+    size: int = PAIR_SIZE,
     sliding: bool | None = None,
     sliding_threshold: int = 512,
 ) -> Iterator[tuple[PairSample, np.ndarray, np.ndarray, float] | PredictionError]:
@@ -423,7 +423,7 @@ def analyze_pair(
     threshold: float = 0.5,
     out_dir: str | Path | None = None,
     device: str | torch.device | None = None,
-    size: int = 256,
+    size: int = PAIR_SIZE,
     sliding: bool | None = None,
     sliding_threshold: int = 512,
     name: str | None = None,

@@ -9,6 +9,7 @@ import typer
 from tamperscope.api import DEFAULT_PAIR_MODEL, load_model
 from tamperscope.api import analyze_pair as _analyze_pair
 from tamperscope.errors import TamperscopeError
+from tamperscope.inference.pairs import PAIR_SIZE
 
 _SLIDING = {"auto": None, "on": True, "off": False}
 
@@ -37,7 +38,10 @@ def analyze_pair(
         0.5, "--threshold", min=0.0, max=1.0, help="Decision threshold on the pair score."
     ),
     size: int = typer.Option(
-        256, "--size", min=16, help="Side (pixels, multiple of 8) both images are analysed at."
+        PAIR_SIZE,
+        "--size",
+        min=16,
+        help="Side (pixels, multiple of 8) both images are analysed at.",
     ),
     sliding: str = typer.Option(
         "auto",

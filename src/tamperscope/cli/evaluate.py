@@ -45,6 +45,7 @@ from tamperscope.api import load_model, model_pair_predictions, model_prediction
 from tamperscope.data.base import PairDataset, open_dataset
 from tamperscope.data.io import atomic_open, write_json
 from tamperscope.errors import TamperscopeError
+from tamperscope.inference.pairs import PAIR_SIZE
 from tamperscope.metrics.evaluation import (
     PER_IMAGE_COLUMNS,
     PER_PAIR_COLUMNS,
@@ -247,7 +248,7 @@ def _evaluate_pairs(
     predictions: Iterator[PairItem]
     if model is not None:
         detector = _load_detector(model, weights, device, True, console)
-        predictions = model_pair_predictions(ds, detector)
+        predictions = model_pair_predictions(ds, detector, size=PAIR_SIZE)
     else:
         assert pred is not None
         predictions = pair_folder_predictions(ds, _open_pred_folder(pred, console))
@@ -263,7 +264,7 @@ def _evaluate_pairs(
         result["settings"]["model"] = {
             "name": detector.name,
             "weights_sha256": detector.weights_sha256,
-            "size": 256,
+            "size": PAIR_SIZE,
         }
     else:
         assert pred is not None

@@ -28,7 +28,10 @@ from tamperscope.inference.copy_move import to_tensor
 from tamperscope.metrics.pairs import pair_score
 from tamperscope.models.outputs import PairOutput
 
-__all__ = ["predict_pair", "probe_windows", "uses_sliding"]
+__all__ = ["PAIR_SIZE", "predict_pair", "probe_windows", "uses_sliding"]
+
+#: Side (pixels) both images of a pair are analysed at by default (DMAC's input, 256 x 256).
+PAIR_SIZE = 256
 
 
 def _check_size(size: int) -> None:
@@ -124,7 +127,7 @@ def predict_pair(
     probe: np.ndarray,
     donor: np.ndarray,
     *,
-    size: int = 256,
+    size: int = PAIR_SIZE,
     sliding: bool | None = None,
     sliding_threshold: int = 512,
     batch_size: int = 4,
