@@ -49,15 +49,8 @@ from torch.optim import Adadelta, Adam, Optimizer
 from torch.utils.data import DataLoader
 
 from tamperscope.data.base import PairDataset
-from tamperscope.data.io import atomic_open
 from tamperscope.data.training_pairs import ConcatPairDataset, PairSubset, PairTrainingDataset
-from tamperscope.engine.checkpoints import (
-    capture_rng_state,
-    read_checkpoint,
-    restore_rng_state,
-    save_checkpoint,
-)
-from tamperscope.engine.config import ConfigError, ExperimentConfig, config_to_dict, save_config
+from tamperscope.engine.config import ConfigError, ExperimentConfig, save_config
 from tamperscope.engine.scalars import ScalarLogger
 from tamperscope.engine.trainer import Trainer, TrainingError, _bare, _finite, seed_everything
 from tamperscope.losses.pairs import (
@@ -291,22 +284,9 @@ class PairTrainer(Trainer):
 
     def _build_pair_data(self, train_set: PairDataset | None, val_set: PairDataset | None) -> None:
         cfg_d = self.config.data
-        if train_set is None:
-            if not cfg_d.train_roots:
-                raise TrainingError(
-                    "no training data: set data.train_roots (folders written by "
-                    "'tamperscope synth splice-pairs')"
-                )
-            train_set = _open_pair_sets(cfg_d.reader, cfg_d.train_roots)
-        if val_set is None and cfg_d.val_roots:
-            val_set = _open_pair_sets(cfg_d.reader, cfg_d.val_roots)
-        elif val_set is None and cfg_d.val_fraction > 0:
-            n = len(train_set)
-            n_val = int(round(n * cfg_d.val_fraction))
-            if 0 < n_val < n:
-                order = np.random.default_rng(self.config.train.seed).permutation(n)
-                val_set = PairSubset(train_set, sorted(order[:n_val].tolist()))
-                train_set = PairSubset(train_set, sorted(order[n_val:].tolist()))
+        train_set, val_set = self._resolve_sets(
+            train_set, val_set, _open_pair_sets, PairSubset, "splice-pairs"
+        )
         seed = self.config.train.seed
         self.train_data = PairTrainingDataset(  # type: ignore[assignment]
             train_set, cfg_d.image_size, train=True, hflip=cfg_d.hflip, vflip=cfg_d.vflip, seed=seed
@@ -519,74 +499,38 @@ class PairTrainer(Trainer):
     # ------------------------------------------------------------------------- checkpoints
 
     def _state(self) -> dict[str, Any]:
-        model = _bare(self.model)
-        mean = getattr(model, "mean", None)
-        std = getattr(model, "std", None)
         return {
             "task": "pairs",
-            "step": self.step,
-            "epoch": self.epoch,
-            "batch_in_epoch": self.batch_in_epoch,
+            **super()._state(),
             "adv_step": self.adv_step,
-            "best_metric": self.best_metric,
-            "best_step": self.best_step,
-            "bad_epochs": self.bad_epochs,
-            "monitor": self.config.train.monitor,
             "classes": ["not_shared", "shared"],
-            "mean": mean.flatten().tolist() if isinstance(mean, torch.Tensor) else [0.0, 0.0, 0.0],
-            "std": std.flatten().tolist() if isinstance(std, torch.Tensor) else [1.0, 1.0, 1.0],
-            "rng": capture_rng_state(),
             "schedulers": {},
-            "history": self.history,
-            "config": config_to_dict(self.config),
         }
 
-    def save(self, name: str | None = None) -> Path | None:
-        """Write a checkpoint and point ``latest.txt`` at it (``best`` is not pointed at).
+    def _optimizers(self) -> dict[str, Optimizer]:
+        return {
+            "pretrain": self.opt_pretrain,
+            "model": self.opt_model,
+            "detector": self.opt_det,
+            "discriminator": self.opt_dis,
+        }
 
-        Args:
-            name: folder name under ``checkpoints/``; default ``step_<8-digit step>``.
-
-        Returns:
-            The checkpoint folder.
-        """
-        name = name or f"step_{self.step:08d}"
+    def _checkpoint_parts(self) -> dict[str, Any]:
         cfg_p = self.config.pairs
-        path = save_checkpoint(
-            self.ckpt_dir / name,
-            model=self.model,
-            model_name=self.config.model.name,
-            model_config=self.model_config,
-            state=self._state(),
-            optimizers={
-                "pretrain": self.opt_pretrain,
-                "model": self.opt_model,
-                "detector": self.opt_det,
-                "discriminator": self.opt_dis,
-            },
-            discriminator=self.adversaries,
-            discriminator_config={
+        return {
+            "optimizers": self._optimizers(),
+            "discriminator": self.adversaries,
+            "discriminator_config": {
                 "kind": ADVERSARIES_KIND,
                 "config": {
                     "detector": cfg_p.detector_kwargs,
                     "discriminator": cfg_p.discriminator_kwargs,
                 },
             },
-            bn_track_running_stats=True,
-        )
-        if name != "best":
-            with atomic_open(self.ckpt_dir / "latest.txt", "w") as fh:
-                fh.write(name + "\n")
-            self._prune()
-        return path
+            "bn_track_running_stats": True,
+        }
 
-    def _restore(self, path: Path) -> None:
-        ckpt = read_checkpoint(path)
-        if ckpt.model_name != self.config.model.name:
-            raise TrainingError(
-                f"{path}: checkpoint of model {ckpt.model_name!r}, but the config trains "
-                f"{self.config.model.name!r}"
-            )
+    def _load_networks_and_optimizers(self, ckpt: Any, path: Path) -> None:
         kind = (ckpt.discriminator_config or {}).get("kind")
         if ckpt.discriminator_state is None or kind != ADVERSARIES_KIND:
             raise TrainingError(
@@ -595,25 +539,9 @@ class PairTrainer(Trainer):
             )
         self.model.load_state_dict(ckpt.model_state)
         self.adversaries.load_state_dict(ckpt.discriminator_state)
-        optimizers = {
-            "pretrain": self.opt_pretrain,
-            "model": self.opt_model,
-            "detector": self.opt_det,
-            "discriminator": self.opt_dis,
-        }
-        for key, optimizer in optimizers.items():
+        for key, optimizer in self._optimizers().items():
             optimizer.load_state_dict(ckpt.optimizer_states[key])
-        st = ckpt.state
-        self.step = int(st["step"])
-        self.epoch = int(st["epoch"])
-        self.batch_in_epoch = int(st["batch_in_epoch"])
-        self.adv_step = int(st.get("adv_step", 0))
-        self.best_metric = st.get("best_metric")
-        self.best_step = st.get("best_step")
-        self.bad_epochs = int(st.get("bad_epochs", 0))
-        self.history = list(st.get("history", []))
-        restore_rng_state(st["rng"])
-        logger.info("resumed from %s at step %d (epoch %d)", path, self.step, self.epoch)
+        self.adv_step = int(ckpt.state.get("adv_step", 0))
 
 
 def _check_pair_config(config: ExperimentConfig) -> None:

@@ -28,7 +28,7 @@ import logging
 import math
 import random
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -329,24 +329,45 @@ class Trainer:
 
     # ------------------------------------------------------------------------- set-up
 
-    def _build_data(self, train_set: ForgeryDataset | None, val_set: ForgeryDataset | None) -> None:
+    def _resolve_sets(
+        self,
+        train_set: Any,
+        val_set: Any,
+        open_sets: Callable[[str, Sequence[str]], Any],
+        subset: Callable[[Any, Sequence[int]], Any],
+        synth_command: str,
+    ) -> tuple[Any, Any]:
+        """The training and validation readers: given ones, else ``data.train_roots`` and
+        ``data.val_roots`` opened with ``open_sets``, else a seeded ``data.val_fraction`` of
+        the training samples held out with ``subset``.
+
+        Raises:
+            TrainingError: no training set given and no ``data.train_roots``.
+        """
         cfg_d = self.config.data
         if train_set is None:
             if not cfg_d.train_roots:
                 raise TrainingError(
                     "no training data: set data.train_roots (folders written by "
-                    "'tamperscope synth copy-move')"
+                    f"'tamperscope synth {synth_command}')"
                 )
-            train_set = _open_sets(cfg_d.reader, cfg_d.train_roots)
+            train_set = open_sets(cfg_d.reader, cfg_d.train_roots)
         if val_set is None and cfg_d.val_roots:
-            val_set = _open_sets(cfg_d.reader, cfg_d.val_roots)
+            val_set = open_sets(cfg_d.reader, cfg_d.val_roots)
         elif val_set is None and cfg_d.val_fraction > 0:
             n = len(train_set)
             n_val = int(round(n * cfg_d.val_fraction))
             if 0 < n_val < n:
                 order = np.random.default_rng(self.config.train.seed).permutation(n)
-                val_set = _Subset(train_set, sorted(order[:n_val].tolist()))
-                train_set = _Subset(train_set, sorted(order[n_val:].tolist()))
+                val_set = subset(train_set, sorted(order[:n_val].tolist()))
+                train_set = subset(train_set, sorted(order[n_val:].tolist()))
+        return train_set, val_set
+
+    def _build_data(self, train_set: ForgeryDataset | None, val_set: ForgeryDataset | None) -> None:
+        cfg_d = self.config.data
+        train_set, val_set = self._resolve_sets(
+            train_set, val_set, _open_sets, _Subset, "copy-move"
+        )
         num_classes = int(self.config.model.kwargs.get("num_classes", 3))
         need_sdm = any(t.get("name") == "boundary" for t in self.config.loss.localization)
         common: dict[str, Any] = {
@@ -685,18 +706,29 @@ class Trainer:
         if not self.dist.is_main:
             return None
         name = name or f"step_{self.step:08d}"
-        optimizers = {"generator": self.opt_g}
-        if self.opt_d is not None:
-            optimizers["discriminator"] = self.opt_d
         path = save_checkpoint(
             self.ckpt_dir / name,
             model=self.model,
             model_name=self.config.model.name,
             model_config=self.model_config,
             state=self._state(),
-            optimizers=optimizers,
-            discriminator=self.discriminator,
-            discriminator_config=(
+            **self._checkpoint_parts(),
+        )
+        if name != "best":
+            with atomic_open(self.ckpt_dir / "latest.txt", "w") as fh:
+                fh.write(name + "\n")
+            self._prune()
+        return path
+
+    def _checkpoint_parts(self) -> dict[str, Any]:
+        """What a checkpoint holds beside the model: optimizers, adversary, BatchNorm mode."""
+        optimizers = {"generator": self.opt_g}
+        if self.opt_d is not None:
+            optimizers["discriminator"] = self.opt_d
+        return {
+            "optimizers": optimizers,
+            "discriminator": self.discriminator,
+            "discriminator_config": (
                 {
                     "kind": self.config.model.discriminator,
                     "config": self.config.model.discriminator_kwargs,
@@ -704,13 +736,8 @@ class Trainer:
                 if self.discriminator is not None
                 else None
             ),
-            bn_track_running_stats=self.config.model.bn_track_running_stats,
-        )
-        if name != "best":
-            with atomic_open(self.ckpt_dir / "latest.txt", "w") as fh:
-                fh.write(name + "\n")
-            self._prune()
-        return path
+            "bn_track_running_stats": self.config.model.bn_track_running_stats,
+        }
 
     def _prune(self) -> None:
         keep = self.config.train.keep_checkpoints
@@ -727,6 +754,24 @@ class Trainer:
                 f"{path}: checkpoint of model {ckpt.model_name!r}, but the config trains "
                 f"{self.config.model.name!r}"
             )
+        self._load_networks_and_optimizers(ckpt, path)
+        st = ckpt.state
+        self.step = int(st["step"])
+        self.epoch = int(st["epoch"])
+        self.batch_in_epoch = int(st["batch_in_epoch"])
+        self.best_metric = st.get("best_metric")
+        self.best_step = st.get("best_step")
+        self.bad_epochs = int(st.get("bad_epochs", 0))
+        self.history = list(st.get("history", []))
+        restore_rng_state(st["rng"])
+        logger.info("resumed from %s at step %d (epoch %d)", path, self.step, self.epoch)
+
+    def _load_networks_and_optimizers(self, ckpt: Any, path: Path) -> None:
+        """Load the model, adversary, optimizers and schedulers of a read checkpoint.
+
+        Raises:
+            TrainingError: the config trains a discriminator the checkpoint lacks.
+        """
         self.model.load_state_dict(ckpt.model_state)
         if self.discriminator is not None:
             if ckpt.discriminator_state is None:
@@ -737,19 +782,10 @@ class Trainer:
         self.opt_g.load_state_dict(ckpt.optimizer_states["generator"])
         if self.opt_d is not None and "discriminator" in ckpt.optimizer_states:
             self.opt_d.load_state_dict(ckpt.optimizer_states["discriminator"])
-        st = ckpt.state
-        self.sched_g.load_state_dict(st["schedulers"]["generator"])
-        if self.sched_d is not None and "discriminator" in st["schedulers"]:
-            self.sched_d.load_state_dict(st["schedulers"]["discriminator"])
-        self.step = int(st["step"])
-        self.epoch = int(st["epoch"])
-        self.batch_in_epoch = int(st["batch_in_epoch"])
-        self.best_metric = st.get("best_metric")
-        self.best_step = st.get("best_step")
-        self.bad_epochs = int(st.get("bad_epochs", 0))
-        self.history = list(st.get("history", []))
-        restore_rng_state(st["rng"])
-        logger.info("resumed from %s at step %d (epoch %d)", path, self.step, self.epoch)
+        schedulers = ckpt.state["schedulers"]
+        self.sched_g.load_state_dict(schedulers["generator"])
+        if self.sched_d is not None and "discriminator" in schedulers:
+            self.sched_d.load_state_dict(schedulers["discriminator"])
 
     # ------------------------------------------------------------------------- the loop
 
