@@ -25,7 +25,7 @@ from tamperscope.data.io import IMAGE_EXTENSIONS, read_image, write_image, write
 from tamperscope.errors import TamperscopeError
 from tamperscope.inference.copy_move import predict_copy_move
 from tamperscope.inference.pairs import PAIR_SIZE, predict_pair, probe_windows, uses_sliding
-from tamperscope.metrics.evaluation import PredictionError
+from tamperscope.metrics.evaluation import PredictionError, predict_each
 from tamperscope.registry import create_model, list_models
 from tamperscope.report.masks import colour_mask, overlay, region_summary
 from tamperscope.types import PairReport, PairSample, Report, Sample
@@ -311,17 +311,15 @@ def model_predictions(
         target) or (H, W) float32 = P(forged) for 1-class models, score in [0, 1]; or a
         ``PredictionError`` naming a sample that could not be loaded, so scoring goes on.
     """
-    for i, name in enumerate(dataset.names()):
-        try:
-            sample = dataset[i]
-        except TamperscopeError as exc:
-            yield PredictionError(name, f"cannot load the sample ({exc})")
-            continue
+
+    def predict(name: str, sample: Sample) -> tuple[Sample, np.ndarray, float]:
         prediction, _ = predict_copy_move(
             detector.model, sample["image"], long_side=detector.long_side, device=detector.device
         )
         probs = prediction.probabilities
-        yield sample, (probs[0] if probs.shape[0] == 1 else probs), prediction.score
+        return sample, (probs[0] if probs.shape[0] == 1 else probs), prediction.score
+
+    yield from predict_each(dataset, "sample", predict)
 
 
 def model_pair_predictions(
@@ -347,12 +345,8 @@ def model_pair_predictions(
         maps in [0, 1] of the shared region and DMAC's pair score in [0, 1]; or a
         ``PredictionError`` naming a pair that could not be loaded, so scoring goes on.
     """
-    for i, name in enumerate(dataset.names()):
-        try:
-            sample = dataset[i]
-        except TamperscopeError as exc:
-            yield PredictionError(name, f"cannot load the pair ({exc})")
-            continue
+
+    def predict(name: str, sample: PairSample) -> tuple[PairSample, np.ndarray, np.ndarray, float]:
         prob_probe, prob_donor, score = predict_pair(
             detector.model,
             sample["probe"],
@@ -362,7 +356,9 @@ def model_pair_predictions(
             sliding_threshold=sliding_threshold,
             device=detector.device,
         )
-        yield sample, prob_probe, prob_donor, score
+        return sample, prob_probe, prob_donor, score
+
+    yield from predict_each(dataset, "pair", predict)
 
 
 def _pair_input(image: str | Path | np.ndarray, role: str) -> tuple[np.ndarray, str, str]:

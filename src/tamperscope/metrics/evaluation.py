@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -338,6 +338,32 @@ class PredictionFolder:
         return self.scores.get(name)
 
 
+def predict_each(
+    dataset: Any, what: str, predict: Callable[[str, Any], tuple]
+) -> Iterator[tuple | PredictionError]:
+    """``predict(name, sample)`` for each sample of ``dataset``, in order, errors as values.
+
+    A sample that cannot be loaded (``TamperscopeError``) becomes a :class:`PredictionError`
+    "cannot load the WHAT (...)", and a :class:`PredictionError` raised by ``predict`` is
+    yielded as it is, so that scoring goes on with the other samples.
+
+    Args:
+        dataset: a :class:`ForgeryDataset` or :class:`PairDataset`.
+        what: "sample" or "pair", for the message.
+        predict: called with the sample's name and the loaded sample.
+    """
+    for i, name in enumerate(dataset.names()):
+        try:
+            sample = dataset[i]
+        except TamperscopeError as exc:
+            yield PredictionError(name, f"cannot load the {what} ({exc})")
+            continue
+        try:
+            yield predict(name, sample)
+        except PredictionError as exc:
+            yield exc
+
+
 def folder_predictions(
     dataset: ForgeryDataset, folder: str | Path | PredictionFolder
 ) -> Iterator[tuple[Sample, np.ndarray, float | None] | PredictionError]:
@@ -356,19 +382,9 @@ def folder_predictions(
         PredictionError: the folder does not exist or its scores file is malformed.
     """
     preds = folder if isinstance(folder, PredictionFolder) else PredictionFolder(folder)
-    names = dataset.names()
-    for i, name in enumerate(names):
-        try:
-            sample = dataset[i]
-        except TamperscopeError as exc:
-            yield PredictionError(name, f"cannot load the sample ({exc})")
-            continue
-        try:
-            prob = preds.load(name)
-        except PredictionError as exc:
-            yield exc
-            continue
-        yield sample, prob, preds.score(name)
+    yield from predict_each(
+        dataset, "sample", lambda name, sample: (sample, preds.load(name), preds.score(name))
+    )
 
 
 @dataclass
@@ -802,19 +818,16 @@ def pair_folder_predictions(
         PredictionError: the folder does not exist or its scores file is malformed.
     """
     preds = folder if isinstance(folder, PredictionFolder) else PredictionFolder(folder)
-    for i, name in enumerate(dataset.names()):
-        try:
-            sample = dataset[i]
-        except TamperscopeError as exc:
-            yield PredictionError(name, f"cannot load the pair ({exc})")
-            continue
-        try:
-            prob_probe = _pair_map(preds, name, "probe")
-            prob_donor = _pair_map(preds, name, "donor")
-        except PredictionError as exc:
-            yield exc
-            continue
-        yield sample, prob_probe, prob_donor, preds.score(name)
+    yield from predict_each(
+        dataset,
+        "pair",
+        lambda name, sample: (
+            sample,
+            _pair_map(preds, name, "probe"),
+            _pair_map(preds, name, "donor"),
+            preds.score(name),
+        ),
+    )
 
 
 def _pair_probability(prob: np.ndarray, where: str) -> np.ndarray:
