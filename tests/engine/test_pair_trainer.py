@@ -293,6 +293,35 @@ def test_dmac_trains_and_its_export_loads(pair_set: Path, tmp_path: Path) -> Non
     assert "pair score" in res.output
 
 
+def test_freeze_backbone_trains_only_the_classifier(pair_set: Path, tmp_path: Path) -> None:
+    cfg = tiny_pair_config(
+        pair_set,
+        model={"name": "dmac-effnet-lite0", "kwargs": {"pretrained_backbone": False}},
+        pairs={"freeze_backbone": True},
+    )
+    trainer = PairTrainer(cfg, tmp_path / "run")
+    backbone = trainer.model.backbone
+    trained = {id(p) for group in trainer.opt_pretrain.param_groups for p in group["params"]}
+    assert trained and not any(id(p) in trained for p in backbone.parameters())
+    before_backbone = {k: v.clone() for k, v in backbone.state_dict().items()}
+    before_head = _params(trainer.model.classifier)
+    batch = next(iter(trainer._train_loader()))
+    trainer.train_step(batch)
+    trainer.epoch = 1  # the adversarial phase keeps the backbone frozen too
+    trainer.train_step(batch)
+    trainer.train_step(batch)
+    # weights and BatchNorm running statistics of the backbone are untouched
+    for key, value in backbone.state_dict().items():
+        assert torch.equal(value, before_backbone[key]), key
+    assert not _same(before_head, _params(trainer.model.classifier))
+
+
+def test_freeze_backbone_needs_a_backbone(pair_set: Path, tmp_path: Path) -> None:
+    cfg = tiny_pair_config(pair_set, pairs={"freeze_backbone": True})
+    with pytest.raises(TrainingError, match="no 'backbone' module to freeze"):
+        PairTrainer(cfg, tmp_path / "run")
+
+
 # ----------------------------------------------------------------------------- errors
 
 

@@ -12,6 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from tamperscope.models.dmac import (
     DMAC,
+    AtrousEfficientNetLite0,
     AtrousVGG16,
     MaskDiscriminator,
     PairDetectionNet,
@@ -306,3 +307,56 @@ def test_top_t_ties_go_to_the_lower_translation_index():
     torch.testing.assert_close(pooled[0, 2:], corr[0, [1, 3]])
     shuffled = pool_correlation(corr[:, [0, 3, 2, 1]], top_t=1)  # now index 1 holds 0.5 + 1e-7
     torch.testing.assert_close(shuffled[0, 2], corr[0, 3])
+
+
+# ----------------------------------------------------------------------------- EfficientNet-Lite0
+
+
+def test_effnet_variant_is_registered_with_its_name_and_rebuilds_from_config(rng):
+    assert "dmac-effnet-lite0" in list_models()
+    torch.manual_seed(0)
+    model = create_model("dmac-effnet-lite0", top_t=4, aspp_channels=16).eval()
+    assert model.model_name == "dmac-effnet-lite0"
+    assert isinstance(model.backbone, AtrousEfficientNetLite0)
+    assert "backbone" not in model.config
+    torch.manual_seed(1)
+    rebuilt = create_model("dmac-effnet-lite0", **model.config).eval()
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    probe, donor = _images(rng, 2, 64, 64), _images(rng, 2, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(probe, donor).probe_logits, model(probe, donor).probe_logits)
+
+
+@pytest.mark.parametrize(("height", "width"), [(64, 64), (60, 44)])
+def test_effnet_variant_output_shapes(rng, height, width):
+    torch.manual_seed(0)
+    model = create_model("dmac-effnet-lite0").eval()
+    with torch.no_grad():
+        out = model(_images(rng, 2, height, width), _images(rng, 2, height, width))
+    cells = (-(-height // 8), -(-width // 8))
+    assert out.probe_logits.shape == out.donor_logits.shape == (2, 2, *cells)
+    assert torch.isfinite(out.probe_logits).all() and torch.isfinite(out.donor_logits).all()
+
+
+def test_atrous_effnet_keeps_stride_8_with_dilation_and_loads_imagenet_weights():
+    from tamperscope.models.backbones import efficientnet_lite0_state_dict
+
+    net = AtrousEfficientNetLite0("imagenet").eval()
+    features = net(torch.zeros(1, 3, 64, 64))
+    assert [tuple(f.shape) for f in features] == [(1, 40, 8, 8), (1, 112, 8, 8), (1, 320, 8, 8)]
+    dilations = {m.dilation for m in net.modules() if isinstance(m, torch.nn.Conv2d)}
+    assert (2, 2) in dilations and (4, 4) in dilations  # the stride-16 and stride-32 stages
+    reference = efficientnet_lite0_state_dict()
+    state = net.net.state_dict()
+    assert len(state) > 200
+    for key, value in state.items():
+        assert torch.equal(value, reference[key]), key
+    model = create_model("dmac-effnet-lite0", pretrained_backbone=True)
+    assert torch.equal(model.mean, torch.full((1, 3, 1, 1), 0.5))
+
+
+def test_unknown_dmac_backbone():
+    with pytest.raises(ValueError, match="unknown backbone 'resnet'"):
+        DMAC(backbone="resnet")
+    with pytest.raises(ValueError, match="weights must be None or 'imagenet'"):
+        AtrousEfficientNetLite0("coco")

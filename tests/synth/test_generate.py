@@ -316,6 +316,18 @@ def test_group_without_regions_falls_back_to_another_requested_group(tmp_path):
         assert AREA_GROUPS["Difficult"].contains((read_mask(out / r["mask"]) == 1).mean())
     with pytest.raises(GenerationError, match="no Easy region"):
         generate_copy_move(tmp_path / "e", n=1, images=str(photos), regions="camvid", groups="Easy")
+    # splice pairs: the same fallback for the forged pairs (foreground and background)
+    sp = tmp_path / "sp"
+    generate_splice_pairs(
+        sp, n=12, seed=0, images=str(photos), regions="camvid", groups="Difficult,Easy"
+    )
+    forged = [r for r in _lines(sp) if r["label"] == 1]
+    assert len(forged) == 8 and all(r["group"] == "Difficult" for r in forged)
+    assert {r["params"].get("group_drawn") for r in forged} == {None, "Easy"}
+    with pytest.raises(GenerationError, match="no Easy region"):
+        generate_splice_pairs(
+            tmp_path / "spe", n=1, images=str(photos), regions="camvid", groups="Easy"
+        )
 
 
 def test_cli_generates_and_reports_errors(tmp_path):

@@ -229,6 +229,10 @@ class PairConfig:
         lambda_det: weight of the detection term L_det (paper: 0.01).
         lambda_dis: weight of the discriminative term L_dis (paper: 0.01).
         dis_loss: ``"bce"`` or ``"hinge"`` form of the discriminative losses.
+        freeze_backbone: keep the feature extractor (the model's ``backbone``) at its
+            initial, e.g. ImageNet, weights: no gradient, BatchNorm statistics fixed; only
+            the ASPP classifier learns. Far cheaper per step (no backward through the
+            features), for CPU training.
         detector_kwargs: constructor kwargs of
             :class:`~tamperscope.models.dmac.PairDetectionNet`.
         discriminator_kwargs: constructor kwargs of
@@ -243,6 +247,7 @@ class PairConfig:
     lambda_det: float = 0.01
     lambda_dis: float = 0.01
     dis_loss: str = "bce"
+    freeze_backbone: bool = False
     detector_kwargs: dict[str, Any] = field(default_factory=dict)
     discriminator_kwargs: dict[str, Any] = field(default_factory=dict)
 

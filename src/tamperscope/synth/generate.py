@@ -359,6 +359,32 @@ def _open_source(options: CommonOptions, size: tuple[int, int] | None = None) ->
     )
 
 
+def _first_fitting_group(
+    rng: np.random.Generator,
+    drawn: AreaGroup,
+    groups: tuple[str, ...],
+    attempt: Callable[[AreaGroup], Any],
+) -> tuple[Any, AreaGroup]:
+    """``attempt(drawn)``, then, while it gives None, the other requested groups in a random
+    order. Label maps may hold few regions of some groups (e.g. CamVid objects over 10 % of
+    the frame); the sample is given up only when no group fits.
+
+    Returns:
+        ``(result, group)``: the first result that is not None and its group, or
+        ``(None, drawn)``.
+    """
+    result = attempt(drawn)
+    if result is not None:
+        return result, drawn
+    others = [g for g in groups if g != drawn.name]
+    for k in rng.permutation(len(others)):
+        group = AREA_GROUPS[others[int(k)]]
+        result = attempt(group)
+        if result is not None:
+            return result, group
+    return None, drawn
+
+
 def _group_failure(index: int, group: AreaGroup, ctx: _Context, what: str) -> GenerationError:
     return GenerationError(
         f"sample {index}: no {group.name} region ({group.low:.0%}-{group.high:.0%} of the image) "
@@ -433,15 +459,14 @@ def generate_copy_move(
         else:
             drawn = sample_group(rng, opts.groups)
 
-            def attempt(group: AreaGroup) -> tuple[Any, SourcePhoto | None]:
-                result, photo = None, None
+            def attempt(group: AreaGroup) -> tuple[Any, SourcePhoto] | None:
                 for _, photo in ctx.photos(index):
                     for _ in range(REGION_TRIES):
                         region = ctx.source.sample_region(photo, rng, group.range, half=True)
                         if region is None:
                             break
                         try:
-                            result = make_copy_move(
+                            made = make_copy_move(
                                 photo.image,
                                 region,
                                 rng,
@@ -453,24 +478,14 @@ def generate_copy_move(
                             )
                         except PlacementError:
                             continue
-                        break
-                    if result is not None:
-                        break
-                return result, photo
+                        return made, photo
+                return None
 
-            group = drawn
-            result, photo = attempt(group)
-            # Label maps may hold few regions of some groups (e.g. CamVid objects over 10 % of
-            # the frame): the other requested groups are tried, in a random order, before the
-            # sample is given up; the manifest records the group drawn first.
-            others = [g for g in opts.groups if g != drawn.name]
-            for k in rng.permutation(len(others)) if result is None else ():
-                group = AREA_GROUPS[others[int(k)]]
-                result, photo = attempt(group)
-                if result is not None:
-                    break
-            if result is None or photo is None:
+            # The manifest records the group drawn first when another one had to be used.
+            found, group = _first_fitting_group(rng, drawn, opts.groups, attempt)
+            if found is None:
                 raise _group_failure(index, drawn, ctx, "could be copied without overlap")
+            result, photo = found
             forged, original, mask = result.image, result.original, result.mask
             label, group_name = 1, group.name
             fraction = result.source_area_fraction
@@ -577,38 +592,40 @@ def generate_splice_pairs(
             forge_index = 3 * triple
             rng = np.random.default_rng([seed, forge_index])
             attacks = _attacks_for(opts, rng)
-            group = sample_group(rng, opts.groups)
-            result, donor_key, probe_key = None, "", ""
-            for donor_index, donor in ctx.photos(forge_index):
-                other = ctx.other_photo(rng, donor_index)
-                if other is None:
-                    continue
-                for _ in range(REGION_TRIES):
-                    region = ctx.source.sample_region(donor, rng, group.range)
-                    if region is None:
-                        break
-                    try:
-                        result = make_splice_pair(
-                            donor.image,
-                            region,
-                            other[1].image,
-                            rng,
-                            area_range=group.range,
-                            transform=opts.transform,
-                            blend=opts.blend,
-                            feather_px=opts.feather_px,
-                            max_tries=opts.max_tries,
-                        )
-                    except PlacementError:
+            drawn = sample_group(rng, opts.groups)
+
+            def attempt(group: AreaGroup) -> tuple[Any, str, str] | None:
+                for donor_index, donor in ctx.photos(forge_index):
+                    other = ctx.other_photo(rng, donor_index)
+                    if other is None:
                         continue
-                    break
-                if result is not None:
-                    donor_key, probe_key = donor.key, other[1].key
-                    break
-            if result is None:
+                    for _ in range(REGION_TRIES):
+                        region = ctx.source.sample_region(donor, rng, group.range)
+                        if region is None:
+                            break
+                        try:
+                            made = make_splice_pair(
+                                donor.image,
+                                region,
+                                other[1].image,
+                                rng,
+                                area_range=group.range,
+                                transform=opts.transform,
+                                blend=opts.blend,
+                                feather_px=opts.feather_px,
+                                max_tries=opts.max_tries,
+                            )
+                        except PlacementError:
+                            continue
+                        return made, donor.key, other[1].key
+                return None
+
+            found, group = _first_fitting_group(rng, drawn, opts.groups, attempt)
+            if found is None:
                 raise _group_failure(
-                    index, group, ctx, f"fits a probe under transform {opts.transform}"
+                    index, drawn, ctx, f"fits a probe under transform {opts.transform}"
                 )
+            result, donor_key, probe_key = found
             if role == 0:
                 pair = result.foreground_pair()
             else:
@@ -617,6 +634,8 @@ def generate_splice_pairs(
             group_name, transform = group.name, opts.transform
             params = result.params()
             params["blend"] = _blend_record(opts)
+            if group is not drawn:
+                params["group_drawn"] = drawn.name
             record["forgery_index"] = forge_index
         probe, (probe_mask,) = apply_attacks(pair.probe, attacks, rng, masks=[pair.probe_mask])
         params["attacks"] = [a.spec for a in attacks]
