@@ -11,6 +11,7 @@ the sliding windows over the probe (15 windows plus the whole-image pass).
 Usage::
 
     python benchmarks/pair_speed.py [--repeats 3] [--device cpu] [--threads N] [--no-sliding]
+        [--models dmac-vgg16,dmac-effnet-lite0]
 """
 
 from __future__ import annotations
@@ -48,12 +49,22 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-sliding", action="store_true", help="skip the sliding-window case")
+    parser.add_argument(
+        "--models",
+        default="dmac-vgg16,dmac-effnet-lite0",
+        help="comma-separated registered pair models",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    for name in args.models.split(","):
+        _bench_model(name.strip(), device, args.repeats, sliding=not args.no_sliding)
+
+
+def _bench_model(name: str, device: torch.device, repeats: int, sliding: bool) -> None:
     torch.manual_seed(0)
-    model = load_model("dmac-vgg16", weights=None, device=device).model
+    model = load_model(name, weights=None, device=device).model
     rng = np.random.default_rng(0)
     small = [rng.integers(0, 256, (256, 256, 3), dtype=np.uint8) for _ in range(2)]
     large = [rng.integers(0, 256, (768, 1024, 3), dtype=np.uint8) for _ in range(2)]
@@ -63,13 +74,13 @@ def main() -> None:
         ("256x256 pair", small, {"sliding": False}),
         ("1024x768 pair, whole at 256", large, {"sliding": False}),
     ]
-    if not args.no_sliding:
+    if sliding:
         cases.append((f"1024x768 pair, {windows} windows + whole", large, {"sliding": True}))
-    print(f"DMAC (dmac-vgg16, untrained weights) on {device}, threads={torch.get_num_threads()}")
-    print(f"median of {args.repeats} runs after one warm-up; paper: {PAPER_SECONDS} s/pair GPU")
+    print(f"DMAC ({name}, untrained weights) on {device}, threads={torch.get_num_threads()}")
+    print(f"median of {repeats} runs after one warm-up; paper: {PAPER_SECONDS} s/pair GPU")
     print(f"{'case':<40}{'s/pair':>10}{'x paper':>10}")
     for label, (probe, donor), kwargs in cases:
-        seconds = _time_pair(model, probe, donor, device, args.repeats, size=256, **kwargs)
+        seconds = _time_pair(model, probe, donor, device, repeats, size=256, **kwargs)
         print(f"{label:<40}{seconds:>10.4f}{seconds / PAPER_SECONDS:>10.1f}")
 
 

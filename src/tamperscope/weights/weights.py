@@ -53,7 +53,7 @@ _SHIPPED: dict[str, WeightSpec] = {
     "doagan-effnet-lite0": WeightSpec(
         model="doagan-effnet-lite0",
         file="doagan_effnet_lite0.safetensors",
-        sha256="fc22af9b7830d15cfa7cee3e01440ee8caaddc9aab74fcf93105b1f8ef177c86",
+        sha256="4de13579d8dea506a17d04cfba559d9eb73fb559cc1e483b6d4dd914a05925c5",
         model_kwargs={
             "aspp_channels": 128,
             "aspp_dropout": 0.5,
@@ -68,8 +68,9 @@ _SHIPPED: dict[str, WeightSpec] = {
         input_long_side=256,
         classes=("pristine", "source", "target"),
         config="configs/doagan_effnet_lite0.yaml",
-        data="2,800 copy-moves generated from BSDS500 train (1,600) and CamVid train (1,200) "
-        "photos, 20 % pristine negatives, random post-processing attacks",
+        data="2,800 copy-moves generated from BSDS500 train (1,600, regions of 1-25 % of the "
+        "image) and CamVid train (1,200, 1-10 %) photos, 30 % pristine negatives, random "
+        "post-processing attacks",
         card="doagan_effnet_lite0.md",
     ),
 }
