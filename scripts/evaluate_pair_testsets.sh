@@ -7,7 +7,7 @@
 #   EVAL_DIR  folder receiving one evaluation (metrics.json, per_pair.csv, roc.png) per set
 #   WEIGHTS   weights file from 'tamperscope train --export' (default: the model's shipped
 #             weights), or 'none' for an untrained network
-#   MODEL     registered pair model (default dmac-vgg16)
+#   MODEL     registered pair model (default dmac-effnet-lite0)
 # Environment: TAMPERSCOPE (default: tamperscope), PYTHON (default: python), DEVICE (cpu/cuda).
 set -euo pipefail
 if [ $# -lt 2 ]; then
@@ -17,7 +17,7 @@ fi
 SETS=$1
 EVAL=$2
 WEIGHTS=${3:-default}
-MODEL=${4:-dmac-vgg16}
+MODEL=${4:-dmac-effnet-lite0}
 TS=${TAMPERSCOPE:-tamperscope}
 PY=${PYTHON:-python}
 EXTRA=()

@@ -35,7 +35,7 @@ from tamperscope.weights.weights import default_weights, read_weights_file, sha2
 DEFAULT_MODEL = "keypoint-cmfd"
 
 #: The model ``analyze_pair`` uses when none is named.
-DEFAULT_PAIR_MODEL = "dmac-vgg16"
+DEFAULT_PAIR_MODEL = "dmac-effnet-lite0"
 
 __all__ = [
     "DEFAULT_MODEL",

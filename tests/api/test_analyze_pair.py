@@ -247,7 +247,7 @@ def test_error_paths(tmp_path):
     with pytest.raises(ValueError, match="multiple of 8 pixels"):
         tamperscope.analyze_pair(_probe(), _donor(), model=_detector(), size=100)
     with pytest.raises(TamperscopeError, match="'dmac-vgg16' ships no trained weights"):
-        tamperscope.analyze_pair(_probe(), _donor())
+        tamperscope.analyze_pair(_probe(), _donor(), model="dmac-vgg16")
     with pytest.raises(KeyError, match="unknown model 'dmac'"):
         tamperscope.analyze_pair(_probe(), _donor(), model="dmac")
 
@@ -297,7 +297,14 @@ def test_cli_writes_outputs(tmp_path, registered_pair):
 
 def test_cli_default_weights_error(tmp_path):
     write_image(tmp_path / "p.png", _probe())
-    result = _invoke(str(tmp_path / "p.png"), str(tmp_path / "p.png"), "--out", str(tmp_path / "o"))
+    result = _invoke(
+        str(tmp_path / "p.png"),
+        str(tmp_path / "p.png"),
+        "--out",
+        str(tmp_path / "o"),
+        "--model",
+        "dmac-vgg16",
+    )
     assert result.exit_code == 2
     assert "error: model 'dmac-vgg16' ships no trained weights" in result.output
     assert not (tmp_path / "o").exists()

@@ -324,7 +324,9 @@ def test_effnet_variant_is_registered_with_its_name_and_rebuilds_from_config(rng
     rebuilt.load_state_dict(model.state_dict(), strict=True)
     probe, donor = _images(rng, 2, 64, 64), _images(rng, 2, 64, 64)
     with torch.no_grad():
-        torch.testing.assert_close(rebuilt(probe, donor).probe_logits, model(probe, donor).probe_logits)
+        torch.testing.assert_close(
+            rebuilt(probe, donor).probe_logits, model(probe, donor).probe_logits
+        )
 
 
 @pytest.mark.parametrize(("height", "width"), [(64, 64), (60, 44)])

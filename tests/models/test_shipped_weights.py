@@ -14,7 +14,7 @@ SPECS = sorted(_SHIPPED.values(), key=lambda s: s.model)
 
 
 def test_something_ships():
-    assert "doagan-effnet-lite0" in _SHIPPED
+    assert {"doagan-effnet-lite0", "dmac-effnet-lite0"} <= set(_SHIPPED)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.model)
@@ -81,3 +81,51 @@ def test_shipped_doagan_ranks_copied_pixels_and_forged_images_higher(tmp_path):
     assert len(forged_scores) == 8 and len(pristine_scores) == 2
     assert np.mean(forged_scores) > np.mean(pristine_scores)
     assert np.mean(aucs) > 0.6
+
+
+def test_shipped_dmac_finds_the_shared_region_and_scores_negative_pairs_low(tmp_path):
+    """On splice pairs of scikit-image photos with random shapes, never seen in training.
+
+    Measured: mean IoU of the two masks over the 6 correlated pairs 0.64 (an untrained
+    network: 0.41); mean pair score 0.81 on them against 0.09 on the 3 negative pairs (an
+    untrained network: 0.95 on both).
+    """
+    from tamperscope.data.base import open_dataset
+    from tamperscope.synth.generate import generate_splice_pairs
+
+    out = tmp_path / "sp"
+    generate_splice_pairs(
+        out,
+        n=9,
+        seed=7,
+        images="skimage",
+        regions="random",
+        groups="Difficult,Normal",
+        max_side=320,
+    )
+    ds = open_dataset("generated-pairs", out)
+    detector = tamperscope.load_model(device="cpu", name=tamperscope.api.DEFAULT_PAIR_MODEL)
+    assert detector.name == "dmac-effnet-lite0"
+
+    def iou(prob: np.ndarray, truth: np.ndarray) -> float:
+        pred, truth = prob > 0.5, truth > 0
+        return float((pred & truth).sum() / max((pred | truth).sum(), 1))
+
+    positive, negative, ious = [], [], []
+    for i in range(len(ds)):
+        sample = ds[i]
+        report = tamperscope.analyze_pair(sample["probe"], sample["donor"], model=detector)
+        if sample["label"] == 1:
+            positive.append(report.score)
+            ious.append(
+                (
+                    iou(report.probe_probability, sample["probe_mask"])
+                    + iou(report.donor_probability, sample["donor_mask"])
+                )
+                / 2
+            )
+        else:
+            negative.append(report.score)
+    assert len(positive) == 6 and len(negative) == 3
+    assert np.mean(positive) > np.mean(negative) + 0.3
+    assert np.mean(ious) > 0.5

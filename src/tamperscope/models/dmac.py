@@ -187,7 +187,10 @@ class AtrousEfficientNetLite0(nn.Module):
         return list(self.net(x))
 
 
-_DMAC_BACKBONES = {"vgg16": AtrousVGG16, "efficientnet_lite0": AtrousEfficientNetLite0}
+_DMAC_BACKBONES: dict[str, type[AtrousVGG16] | type[AtrousEfficientNetLite0]] = {
+    "vgg16": AtrousVGG16,
+    "efficientnet_lite0": AtrousEfficientNetLite0,
+}
 
 
 class SumASPP(nn.Module):
@@ -308,12 +311,13 @@ class DMAC(nn.Module):
         self.top_t = int(top_t)
         self.exclude_zero_shift = bool(exclude_zero_shift)
         self.backbone_name = backbone
-        self.backbone = _DMAC_BACKBONES[backbone]("imagenet" if pretrained_backbone else None)
-        mean, std = self.backbone.mean, self.backbone.std
+        backbone_cls = _DMAC_BACKBONES[backbone]
+        self.backbone = backbone_cls("imagenet" if pretrained_backbone else None)
+        mean, std = backbone_cls.mean, backbone_cls.std
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.correlation = Correlation(top_t=top_t)
-        corr_channels = len(self.backbone.out_channels) * 2 * self.correlation.out_channels
+        corr_channels = len(backbone_cls.out_channels) * 2 * self.correlation.out_channels
         self.classifier = SumASPP(corr_channels, int(aspp_channels), 2, rates)
 
     def _check_image(self, image: torch.Tensor, role: str) -> None:
