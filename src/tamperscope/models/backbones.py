@@ -168,6 +168,52 @@ def efficientnet_lite0_state_dict() -> dict[str, torch.Tensor]:
     return mapped
 
 
+def efficientnet_lite0_features(
+    weights: str | None,
+    out_indices: tuple[int, ...],
+    channels: tuple[int, ...],
+    *,
+    keep_blocks: int | None = None,
+    **timm_kwargs: Any,
+) -> nn.Module:
+    """timm ``tf_efficientnet_lite0`` as a feature extractor, ImageNet weights loaded offline.
+
+    Args:
+        weights: ``None`` (random init) or ``"imagenet"`` (see
+            :func:`efficientnet_lite0_state_dict`).
+        out_indices: timm feature levels returned (0-4: strides 2, 4, 8, 16, 32).
+        channels: the channels those levels must have (checked).
+        keep_blocks: keep only the first stages (``net.blocks[:keep_blocks]``), dropping
+            the ones no returned level uses; ``None`` keeps all.
+        **timm_kwargs: further ``timm.create_model`` arguments, e.g. ``output_stride=8``.
+
+    Returns:
+        the timm ``features_only`` network; ``forward`` returns the levels as a list.
+
+    Raises:
+        ValueError: unknown ``weights``.
+        ModuleNotFoundError: ``timm`` (or, for ImageNet weights, the weights package) is missing.
+        RuntimeError: timm's channels differ from ``channels``.
+    """
+    _check_weights("efficientnet_lite0", weights)
+    timm = _require_timm()
+    net = timm.create_model(
+        "tf_efficientnet_lite0",
+        pretrained=False,
+        features_only=True,
+        out_indices=out_indices,
+        **timm_kwargs,
+    )
+    if keep_blocks is not None:
+        net.blocks = net.blocks[:keep_blocks]
+    if tuple(net.feature_info.channels()) != tuple(channels):
+        raise RuntimeError(f"unexpected timm feature channels {net.feature_info.channels()}")
+    if weights == "imagenet":
+        state = efficientnet_lite0_state_dict()
+        net.load_state_dict({k: state[k] for k in net.state_dict()}, strict=True)
+    return net
+
+
 class EfficientNetLite0Features(FeatureBackbone):
     """Stem and first three stages of EfficientNet-Lite0 (timm ``tf_efficientnet_lite0``).
 
@@ -190,18 +236,8 @@ class EfficientNetLite0Features(FeatureBackbone):
 
     def __init__(self, weights: str | None = None) -> None:
         super().__init__()
-        _check_weights("efficientnet_lite0", weights)
-        timm = _require_timm()
-        net = timm.create_model(
-            "tf_efficientnet_lite0", pretrained=False, features_only=True, out_indices=(0, 1, 2)
-        )
-        net.blocks = net.blocks[:3]  # the stages after stride 8 are never used
-        if tuple(net.feature_info.channels()) != self.out_channels:
-            raise RuntimeError(f"unexpected timm feature channels {net.feature_info.channels()}")
-        if weights == "imagenet":
-            state = efficientnet_lite0_state_dict()
-            net.load_state_dict({k: state[k] for k in net.state_dict()}, strict=True)
-        self.net = net
+        # keep_blocks=3: the stages after stride 8 are never used
+        self.net = efficientnet_lite0_features(weights, (0, 1, 2), self.out_channels, keep_blocks=3)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Args:

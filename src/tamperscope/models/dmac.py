@@ -52,8 +52,7 @@ from torch.nn.utils import spectral_norm
 from tamperscope.models.backbones import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    _require_timm,
-    efficientnet_lite0_state_dict,
+    efficientnet_lite0_features,
 )
 from tamperscope.models.layers.correlation import Correlation
 from tamperscope.models.outputs import PairOutput
@@ -157,24 +156,9 @@ class AtrousEfficientNetLite0(nn.Module):
 
     def __init__(self, weights: str | None = None) -> None:
         super().__init__()
-        if weights not in (None, "imagenet"):
-            raise ValueError(
-                f"AtrousEfficientNetLite0: weights must be None or 'imagenet', got {weights!r}"
-            )
-        timm = _require_timm()
-        net = timm.create_model(
-            "tf_efficientnet_lite0",
-            pretrained=False,
-            features_only=True,
-            output_stride=STRIDE,
-            out_indices=(2, 3, 4),
+        self.net = efficientnet_lite0_features(
+            weights, (2, 3, 4), self.out_channels, output_stride=STRIDE
         )
-        if tuple(net.feature_info.channels()) != self.out_channels:
-            raise RuntimeError(f"unexpected timm feature channels {net.feature_info.channels()}")
-        if weights == "imagenet":
-            state = efficientnet_lite0_state_dict()
-            net.load_state_dict({k: state[k] for k in net.state_dict()}, strict=True)
-        self.net = net
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Args:

@@ -359,6 +359,42 @@ def _open_source(options: CommonOptions, size: tuple[int, int] | None = None) ->
     )
 
 
+def _place_region(
+    ctx: _Context,
+    options: CommonOptions,
+    rng: np.random.Generator,
+    group: AreaGroup,
+    photo: SourcePhoto,
+    make: Callable[..., Any],
+    *targets: np.ndarray,
+    half: bool = False,
+) -> Any:
+    """Draw up to ``REGION_TRIES`` regions of ``group`` from ``photo`` and return
+    ``make(photo.image, region, *targets, rng, area_range=..., transform=..., blend=...,
+    feather_px=..., max_tries=...)`` (``make_copy_move`` or ``make_splice_pair``) for the first
+    region that can be placed (``make`` raises :class:`PlacementError` otherwise); None when
+    the photo has no such region or none could be placed."""
+    for _ in range(REGION_TRIES):
+        region = ctx.source.sample_region(photo, rng, group.range, half=half)
+        if region is None:
+            return None
+        try:
+            return make(
+                photo.image,
+                region,
+                *targets,
+                rng,
+                area_range=group.range,
+                transform=options.transform,
+                blend=options.blend,
+                feather_px=options.feather_px,
+                max_tries=options.max_tries,
+            )
+        except PlacementError:
+            continue
+    return None
+
+
 def _first_fitting_group(
     rng: np.random.Generator,
     drawn: AreaGroup,
@@ -461,23 +497,8 @@ def generate_copy_move(
 
             def attempt(group: AreaGroup) -> tuple[Any, SourcePhoto] | None:
                 for _, photo in ctx.photos(index):
-                    for _ in range(REGION_TRIES):
-                        region = ctx.source.sample_region(photo, rng, group.range, half=True)
-                        if region is None:
-                            break
-                        try:
-                            made = make_copy_move(
-                                photo.image,
-                                region,
-                                rng,
-                                area_range=group.range,
-                                transform=opts.transform,
-                                blend=opts.blend,
-                                feather_px=opts.feather_px,
-                                max_tries=opts.max_tries,
-                            )
-                        except PlacementError:
-                            continue
+                    made = _place_region(ctx, opts, rng, group, photo, make_copy_move, half=True)
+                    if made is not None:
                         return made, photo
                 return None
 
@@ -599,24 +620,10 @@ def generate_splice_pairs(
                     other = ctx.other_photo(rng, donor_index)
                     if other is None:
                         continue
-                    for _ in range(REGION_TRIES):
-                        region = ctx.source.sample_region(donor, rng, group.range)
-                        if region is None:
-                            break
-                        try:
-                            made = make_splice_pair(
-                                donor.image,
-                                region,
-                                other[1].image,
-                                rng,
-                                area_range=group.range,
-                                transform=opts.transform,
-                                blend=opts.blend,
-                                feather_px=opts.feather_px,
-                                max_tries=opts.max_tries,
-                            )
-                        except PlacementError:
-                            continue
+                    made = _place_region(
+                        ctx, opts, rng, group, donor, make_splice_pair, other[1].image
+                    )
+                    if made is not None:
                         return made, donor.key, other[1].key
                 return None
 
