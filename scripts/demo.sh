@@ -24,21 +24,24 @@ echo "== 1. forging the photo (copy-move, seed 3)"
     --groups Normal --out "$OUT/forged"
 
 echo "== 2. analyzing the forgery and its authentic original"
+echo "   (default model keypoint-doagan: keypoint matching finds the copied pair, the shipped"
+echo "   DOA-GAN weights tell the source from the copy)"
 "$TS" analyze "$OUT/forged/images/000000.png" "$OUT/forged/originals/000000.png" \
     --out "$OUT/analyze"
-echo "   ... and with the DOA-GAN weights shipped in the package (trained on generated forgeries;"
-echo "   they over-report on unfamiliar photos: see the README's Measured performance)"
+echo "   ... and with the DOA-GAN weights alone (trained on generated forgeries; weak on real"
+echo "   photos: see the README's Measured performance)"
 "$TS" analyze "$OUT/forged/images/000000.png" "$OUT/forged/originals/000000.png" \
     --model doagan-effnet-lite0 --out "$OUT/analyze-doagan"
 
-echo "== 3. scoring both detectors on 8 generated forgeries and pristine photos"
+echo "== 3. scoring the copy-move detectors on 8 generated forgeries and pristine photos"
 "$TS" synth copy-move --images skimage --regions random -n 8 --seed 0 --max-side 384 \
     --negatives 0.25 --out "$OUT/synth"
-for model in keypoint-cmfd doagan-effnet-lite0; do
+MODELS="keypoint-doagan keypoint-cmfd doagan-effnet-lite0"
+for model in $MODELS; do
     "$TS" evaluate --dataset generated --root "$OUT/synth" --model "$model" \
         --out "$OUT/evaluate/$model/generated" > "$OUT/evaluate-$model.log"
 done
-"$BIN/python" scripts/summarize_eval.py "$OUT/evaluate/keypoint-cmfd" "$OUT/evaluate/doagan-effnet-lite0"
+"$BIN/python" scripts/summarize_eval.py $(for m in $MODELS; do echo "$OUT/evaluate/$m"; done)
 
 echo "Reports, colour masks (red = copy/target, green = source) and overlays are in $OUT/analyze"
 echo "and $OUT/analyze-doagan;"

@@ -32,7 +32,7 @@ from tamperscope.types import PairReport, PairSample, Report, Sample
 from tamperscope.weights.weights import default_weights, read_weights_file, sha256_file
 
 #: The model ``analyze`` uses when none is named.
-DEFAULT_MODEL = "keypoint-cmfd"
+DEFAULT_MODEL = "keypoint-doagan"
 
 #: The model ``analyze_pair`` uses when none is named.
 DEFAULT_PAIR_MODEL = "dmac-effnet-lite0"
@@ -129,6 +129,7 @@ def load_model(
                     f"{spec.path}: sha256 does not match the shipped weights; reinstall tamperscope"
                 )
             state, meta = read_weights_file(spec.path)
+            state = {spec.state_prefix + key: value for key, value in state.items()}
             model = create_model(name, **{**spec.model_kwargs, **model_kwargs})
             model.load_state_dict(state)
             sha, side = spec.sha256, side or spec.input_long_side

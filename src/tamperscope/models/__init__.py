@@ -3,3 +3,4 @@
 from tamperscope.models import dmac as dmac  # noqa: F401
 from tamperscope.models import doagan as doagan  # noqa: F401
 from tamperscope.models import keypoint as keypoint  # noqa: F401
+from tamperscope.models import keypoint_doagan as keypoint_doagan  # noqa: F401

@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -87,6 +88,7 @@ __all__ = [
     "KeypointConfig",
     "KeypointInputError",
     "KeypointResult",
+    "SourceTargetRule",
     "detect_copy_move",
 ]
 
@@ -544,12 +546,26 @@ def _image_score(inliers: int, area_fraction: float) -> float:
     return float(s_kp * (0.5 + 0.5 * s_area))
 
 
-def detect_copy_move(image: np.ndarray, config: KeypointConfig | None = None) -> KeypointResult:
+#: A source/target rule: ``(region_a, region_b) -> P(region_a is the source)``, the regions
+#: (h, w) uint8 in {0, 1} on the detector's working grid, ``region_b`` the copy of
+#: ``region_a`` under the recovered transform or the other way round.
+SourceTargetRule = Callable[[np.ndarray, np.ndarray], float]
+
+
+def detect_copy_move(
+    image: np.ndarray,
+    config: KeypointConfig | None = None,
+    *,
+    source_target_rule: SourceTargetRule | None = None,
+) -> KeypointResult:
     """Find copy-moved regions in one image with the keypoint pipeline of the module docstring.
 
     Args:
         image: (H, W, 3) uint8 RGB in [0, 255].
         config: settings; defaults to ``KeypointConfig()``.
+        source_target_rule: tells which region of each matched pair is the source; default
+            the high-frequency energy rule of the module docstring. Its result is clipped to
+            [0, 1].
 
     Returns:
         A :class:`KeypointResult`; ``three_class_prob`` has the input size (H, W).
@@ -612,7 +628,10 @@ def detect_copy_move(image: np.ndarray, config: KeypointConfig | None = None) ->
         if not (region_a.any() and region_b.any()):
             # The pixels do not confirm the keypoints: a chance match, not a copy.
             continue
-        p_src = _source_probability(gray_f, region_a, region_b, affine, cfg)
+        if source_target_rule is None:
+            p_src = _source_probability(gray_f, region_a, region_b, affine, cfg)
+        else:
+            p_src = min(1.0, max(0.0, float(source_target_rule(region_a, region_b))))
         full = np.vstack([affine, [0.0, 0.0, 1.0]])
         affine_in = (to_in @ full @ to_work)[:2]
         affines.append(affine_in)

@@ -23,24 +23,28 @@ class WeightSpec:
         file: file name inside ``tamperscope/weights/``.
         sha256: hex digest of the file.
         model_kwargs: constructor kwargs of the model.
-        input_long_side: long side (pixels) at which the model analyses images by default.
+        input_long_side: long side (pixels) at which the model analyses images by default;
+            ``None`` for the full image.
         classes: class names of the mask channels.
         config: training recipe (path of the YAML in the source tree).
         data: what the weights were trained on.
         license: licence of the weights.
         card: file name of the model card (Markdown) beside the weights.
+        state_prefix: prefix added to the file's tensor names when the tensors are a
+            submodule of ``model`` (a file shared by two models).
     """
 
     model: str
     file: str
     sha256: str
     model_kwargs: dict = field(default_factory=dict)
-    input_long_side: int = 512
+    input_long_side: int | None = 512
     classes: tuple[str, ...] = ("pristine", "source", "target")
     config: str = ""
     data: str = ""
     license: str = "Apache-2.0"
     card: str = ""
+    state_prefix: str = ""
 
     @property
     def path(self) -> Path:
@@ -48,30 +52,53 @@ class WeightSpec:
         return Path(str(resources.files("tamperscope.weights").joinpath(self.file)))
 
 
+#: Constructor kwargs of the shipped DOA-GAN (EfficientNet-Lite0) weights.
+_DOAGAN_EFFNET_KWARGS: dict = {
+    "aspp_channels": 128,
+    "aspp_dropout": 0.5,
+    "aspp_rates": [[12, 24, 36], [6, 12, 24]],
+    "head_channels": 128,
+    "num_classes": 3,
+    "pretrained_backbone": False,
+    "sigma": 0.05,
+    "temperature": 5.0,
+    "top_k": 20,
+}
+
+_DOAGAN_EFFNET_DATA = (
+    "2,800 copy-moves generated from BSDS500 train (1,600, regions of 1-25 % of the image) and "
+    "CamVid train (1,200, 1-10 %) photos, 30 % pristine negatives, random post-processing "
+    "attacks"
+)
+
 #: Shipped weights by model name: the default weights of that model.
 _SHIPPED: dict[str, WeightSpec] = {
     "doagan-effnet-lite0": WeightSpec(
         model="doagan-effnet-lite0",
         file="doagan_effnet_lite0.safetensors",
         sha256="4de13579d8dea506a17d04cfba559d9eb73fb559cc1e483b6d4dd914a05925c5",
-        model_kwargs={
-            "aspp_channels": 128,
-            "aspp_dropout": 0.5,
-            "aspp_rates": [[12, 24, 36], [6, 12, 24]],
-            "head_channels": 128,
-            "num_classes": 3,
-            "pretrained_backbone": False,
-            "sigma": 0.05,
-            "temperature": 5.0,
-            "top_k": 20,
-        },
+        model_kwargs=_DOAGAN_EFFNET_KWARGS,
         input_long_side=256,
         classes=("pristine", "source", "target"),
         config="configs/doagan_effnet_lite0.yaml",
-        data="2,800 copy-moves generated from BSDS500 train (1,600, regions of 1-25 % of the "
-        "image) and CamVid train (1,200, 1-10 %) photos, 30 % pristine negatives, random "
-        "post-processing attacks",
+        data=_DOAGAN_EFFNET_DATA,
         card="doagan_effnet_lite0.md",
+    ),
+    "keypoint-doagan": WeightSpec(
+        model="keypoint-doagan",
+        file="doagan_effnet_lite0.safetensors",
+        sha256="4de13579d8dea506a17d04cfba559d9eb73fb559cc1e483b6d4dd914a05925c5",
+        model_kwargs={
+            "doagan_model": "doagan-effnet-lite0",
+            "doagan": _DOAGAN_EFFNET_KWARGS,
+            "doagan_long_side": 256,
+        },
+        input_long_side=None,
+        classes=("pristine", "source", "target"),
+        config="configs/doagan_effnet_lite0.yaml",
+        data="none for the keypoint part (training-free); DOA-GAN part: " + _DOAGAN_EFFNET_DATA,
+        card="keypoint_doagan.md",
+        state_prefix="doagan.",
     ),
     "dmac-effnet-lite0": WeightSpec(
         model="dmac-effnet-lite0",
