@@ -26,7 +26,7 @@ from tamperscope.errors import TamperscopeError
 from tamperscope.inference.copy_move import predict_copy_move
 from tamperscope.inference.pairs import PAIR_SIZE, predict_pair, probe_windows, uses_sliding
 from tamperscope.metrics.evaluation import PredictionError, predict_each
-from tamperscope.registry import create_model, list_models
+from tamperscope.registry import create_model, get_model_constructor, list_models
 from tamperscope.report.masks import colour_mask, overlay, region_summary
 from tamperscope.types import PairReport, PairSample, Report, Sample
 from tamperscope.weights.weights import default_weights, read_weights_file, sha256_file
@@ -84,6 +84,30 @@ def _has_parameters(model: torch.nn.Module) -> bool:
     return any(True for _ in model.parameters())
 
 
+def _model_with_part(
+    name: str, path: str | Path, state: dict, meta: dict, model_kwargs: dict
+) -> torch.nn.Module:
+    """Build model ``name`` around the weights file of another model (its ``weights_part``)."""
+    part = getattr(get_model_constructor(name), "weights_part", None)
+    file_model = str(meta["model"])
+    if part is None:
+        raise TamperscopeError(
+            f"{path}: holds weights of model {file_model!r}, not {name!r}; pass the model "
+            f"{file_model!r} or no model name"
+        )
+    kwargs = {**model_kwargs, part["model"]: file_model, part["kwargs"]: meta["model_kwargs"]}
+    if meta.get("input_long_side"):
+        kwargs.setdefault(part["long_side"], int(meta["input_long_side"]))
+    try:
+        model = create_model(name, **kwargs)
+        model.load_state_dict({part["prefix"] + k: v for k, v in state.items()})
+    except (RuntimeError, TamperscopeError) as exc:
+        raise TamperscopeError(
+            f"{path}: weights of model {file_model!r} do not fit model {name!r} ({exc})"
+        ) from exc
+    return model
+
+
 def load_model(
     name: str | None = None,
     *,
@@ -96,7 +120,9 @@ def load_model(
 
     Args:
         name: registry name (see :func:`tamperscope.list_models`); default
-            :data:`DEFAULT_MODEL`. Ignored when ``weights`` is a file (the file names its model).
+            :data:`DEFAULT_MODEL`, or with a weights file, the model the file names. A model
+            built around another (``keypoint-doagan`` around a DOA-GAN) takes a weights file of
+            that other model: ``load_model("keypoint-doagan", weights="doagan.safetensors")``.
         weights: ``"default"`` for the shipped weights, a path to a safetensors weights file
             written by ``tamperscope train``, or ``None`` for an untrained network.
         device: ``"cpu"``, ``"cuda"``, ...; default cuda when available.
@@ -108,18 +134,22 @@ def load_model(
     Raises:
         KeyError: unknown model name.
         TamperscopeError: ``weights="default"`` for a trainable model that ships no weights,
-            or an unreadable weights file.
+            an unreadable weights file, or a file of another model that ``name`` cannot use.
     """
     dev = torch.device(device) if device is not None else default_device()
     sha: str | None = None
     side = long_side
     if weights is not None and weights != "default":
         state, meta = read_weights_file(weights)
-        name = str(meta["model"])
-        model = create_model(name, **dict(meta["model_kwargs"]))
-        model.load_state_dict(state)
+        file_model = str(meta["model"])
+        if name is None or name == file_model:
+            name = file_model
+            model = create_model(name, **dict(meta["model_kwargs"]))
+            model.load_state_dict(state)
+            side = side or meta.get("input_long_side")
+        else:
+            model = _model_with_part(name, weights, state, meta, model_kwargs)
         sha = sha256_file(weights)
-        side = side or meta.get("input_long_side")
     else:
         name = name or DEFAULT_MODEL
         spec = default_weights(name) if weights == "default" else None

@@ -97,9 +97,13 @@ def test_image_without_copies_gives_an_empty_mask() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"doagan": {"num_classes": 1}}, KeypointInputError, "must have 3 classes"),
+        ({"doagan": {"num_classes": 1}}, KeypointInputError, "has num_classes=1"),
         ({"doagan_long_side": 16}, KeypointInputError, "doagan_long_side must be >= 32"),
-        ({"doagan_model": "keypoint-cmfd"}, KeypointInputError, "must name a learned 3-class copy-move model"),
+        (
+            {"doagan_model": "keypoint-cmfd"},
+            KeypointInputError,
+            "must name a learned 3-class copy-move model",
+        ),
         ({"doagan_model": "doagan-nope"}, KeyError, "doagan-nope"),
         ({"min_cluster_matches": 0}, KeypointInputError, "min_cluster_matches"),
     ],
@@ -152,3 +156,55 @@ def test_shipped_hybrid_names_the_copy_on_unseen_photos(tmp_path) -> None:
         swapped += int(np.mean(labels[truth == 1] == 2) > 0.5)
     assert right >= 7
     assert swapped <= 2
+
+
+@pytest.mark.skipif(importlib.util.find_spec("timm") is None, reason="needs timm")
+def test_a_doagan_weights_file_loads_into_the_hybrid(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from tamperscope.cli import app
+    from tamperscope.data.io import write_image
+    from tamperscope.errors import TamperscopeError
+    from tamperscope.weights.weights import get_weight_spec
+
+    path = get_weight_spec("doagan-effnet-lite0").path  # any file from 'tamperscope train'
+    detector = tamperscope.load_model("keypoint-doagan", weights=path, device="cpu")
+    assert detector.name == "keypoint-doagan" and detector.long_side is None
+    assert detector.model.doagan_long_side == 256  # the file's analysis size
+    shipped = tamperscope.load_model("keypoint-doagan", device="cpu").model.state_dict()
+    for key, value in detector.model.state_dict().items():
+        assert torch.equal(value, shipped[key]), key
+    # Without a model name the file's own model is built, as before.
+    assert tamperscope.load_model(weights=path, device="cpu").name == "doagan-effnet-lite0"
+    with pytest.raises(TamperscopeError, match="holds weights of model 'doagan-effnet-lite0'"):
+        tamperscope.load_model("dmac-effnet-lite0", weights=path, device="cpu")
+
+    img, _ = shifted_copy(textured_image(1))
+    write_image(tmp_path / "copy.png", img)
+    result = CliRunner().invoke(
+        app,
+        ["analyze", str(tmp_path / "copy.png"), "--model", "keypoint-doagan"]
+        + ["--weights", str(path), "--out", str(tmp_path / "o"), "--device", "cpu"],
+    )
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "o" / "copy.json").read_text()
+    assert '"keypoint-doagan"' in report
+
+
+def test_the_trainer_refuses_the_hybrid(tmp_path) -> None:
+    from tamperscope.engine import Trainer
+    from tamperscope.engine.config import config_from_dict
+    from tamperscope.engine.trainer import TrainingError
+    from tamperscope.synth.generate import generate_copy_move
+
+    root = tmp_path / "set"
+    generate_copy_move(root, n=4, seed=0, images="skimage", regions="random", max_side=64)
+    cfg = config_from_dict(
+        {
+            "model": {"name": "keypoint-doagan", "kwargs": {"doagan_model": HALVES}},
+            "data": {"train_roots": [str(root)], "val_fraction": 0.5, "batch_size": 1},
+            "train": {"device": "cpu", "progress": False},
+        }
+    )
+    with pytest.raises(TrainingError, match="not trained as a whole: train its DOA-GAN part"):
+        Trainer(cfg, tmp_path / "run")

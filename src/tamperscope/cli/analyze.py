@@ -17,8 +17,12 @@ def analyze(
     out: Path = typer.Option(
         Path("tamperscope_out"), "--out", "-o", help="Folder for reports, masks and overlays."
     ),
-    model: str = typer.Option(
-        DEFAULT_MODEL, "--model", "-m", help="Registered model name (see 'tamperscope models')."
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help=f"Registered model name (see 'tamperscope models'); default {DEFAULT_MODEL}, or "
+        "the model a --weights file names.",
     ),
     weights: str = typer.Option(
         "default",

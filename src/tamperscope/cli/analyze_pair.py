@@ -20,11 +20,12 @@ def analyze_pair(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Folder for the JSON report, masks and overlays."
     ),
-    model: str = typer.Option(
-        DEFAULT_PAIR_MODEL,
+    model: str | None = typer.Option(
+        None,
         "--model",
         "-m",
-        help="Registered pair model name.",
+        help=f"Registered pair model name; default {DEFAULT_PAIR_MODEL}, or the model a "
+        "--weights file names.",
     ),
     weights: str = typer.Option(
         "default",
@@ -61,9 +62,10 @@ def analyze_pair(
         typer.echo(f"error: --sliding must be auto, on or off, got {sliding!r}", err=True)
         raise typer.Exit(2)
     try:
-        detector = load_model(
-            model, weights=None if weights.lower() == "none" else weights, device=device
-        )
+        w = None if weights.lower() == "none" else weights
+        if model is None and w in (None, "default"):
+            model = DEFAULT_PAIR_MODEL
+        detector = load_model(model, weights=w, device=device)
     except (KeyError, TamperscopeError) as exc:
         typer.echo(f"error: {exc.args[0] if exc.args else exc}", err=True)
         raise typer.Exit(2) from None

@@ -279,6 +279,8 @@ class Trainer:
         from tamperscope.registry import create_model
 
         self.model: nn.Module = create_model(cfg_m.name, **cfg_m.kwargs).to(self.device)
+        if reason := getattr(self.model, "not_trainable", None):
+            raise TrainingError(f"model {cfg_m.name!r} is not trained as a whole: {reason}")
         if not cfg_m.bn_track_running_stats:
             disable_bn_running_stats(self.model)
         self.num_classes = self._mask_channels()

@@ -95,6 +95,23 @@ class KeypointDOAGAN(nn.Module):
     #: and DOA-GAN runs at ``doagan_long_side``.
     analysis_long_side: int | None = None
 
+    #: Why the trainer refuses this model (its output carries no gradient).
+    not_trainable = (
+        "train its DOA-GAN part (e.g. model.name: doagan-effnet-lite0), then load that file "
+        "into this model with load_model('keypoint-doagan', weights=FILE) or "
+        "'tamperscope analyze --model keypoint-doagan --weights FILE'"
+    )
+
+    #: How a weights file of another model becomes this model's part: the constructor kwargs
+    #: that take the file's model name, its kwargs and its analysis size, and the prefix of the
+    #: part's tensors (see :func:`tamperscope.api.load_model`).
+    weights_part = {
+        "model": "doagan_model",
+        "kwargs": "doagan",
+        "long_side": "doagan_long_side",
+        "prefix": "doagan.",
+    }
+
     def __init__(
         self,
         doagan_model: str = "doagan-effnet-lite0",
@@ -111,13 +128,14 @@ class KeypointDOAGAN(nn.Module):
         if doagan_long_side < 32:
             raise KeypointInputError(f"doagan_long_side must be >= 32, got {doagan_long_side}")
         doagan = dict(doagan or {})
-        if int(doagan.get("num_classes", 3)) != 3:
-            raise KeypointInputError(
-                "the DOA-GAN part must have 3 classes (pristine, source, target) to tell source "
-                f"from target, got num_classes={doagan['num_classes']}"
-            )
         self.settings = KeypointConfig(**keypoint)
         self.doagan = create_model(doagan_model, **doagan)
+        classes = getattr(self.doagan, "config", {}).get("num_classes")
+        if classes != 3:
+            raise KeypointInputError(
+                f"the DOA-GAN part must be a copy-move model with 3 classes (pristine, source, "
+                f"target) to tell source from target; {doagan_model!r} has num_classes={classes}"
+            )
         self.doagan_long_side = int(doagan_long_side)
         self.config: dict[str, Any] = {
             **asdict(self.settings),
