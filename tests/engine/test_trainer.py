@@ -232,3 +232,36 @@ def test_resume_refuses_another_models_checkpoint(generated_set: Path, tmp_path:
         TrainingError, match="checkpoint of model 'engine-test-tiny', but the config"
     ):
         Trainer(other, tmp_path / "run", resume=True)
+
+
+def test_init_weights_starts_from_a_weights_file(generated_set: Path, tmp_path: Path) -> None:
+    from tamperscope.engine import export_weights
+
+    first = train(tiny_config(generated_set), tmp_path / "a", max_steps=2)
+    weights = export_weights(first["checkpoint"], tmp_path / "a.safetensors")
+    trained = load_file(str(weights))
+    cfg = tiny_config(generated_set, model={"init_weights": str(weights)})
+    trainer = Trainer(cfg, tmp_path / "b")
+    for key, value in trainer.model.state_dict().items():
+        assert torch.equal(value, trained[key]), key
+    fresh = Trainer(tiny_config(generated_set), tmp_path / "c")
+    assert not all(
+        torch.equal(v, trained[k]) for k, v in fresh.model.state_dict().items() if k in trained
+    )
+
+
+def test_init_weights_errors(generated_set: Path, tmp_path: Path) -> None:
+    from tamperscope.weights.weights import get_weight_spec
+
+    cases = [
+        ("shipped", f"model {TINY!r} ships no weights"),
+        (str(tmp_path / "none.safetensors"), "does not exist"),
+        (
+            str(get_weight_spec("dmac-effnet-lite0").path),
+            f"holds weights of model 'dmac-effnet-lite0', not of model.name {TINY!r}",
+        ),
+    ]
+    for i, (init, message) in enumerate(cases):
+        cfg = tiny_config(generated_set, model={"init_weights": init})
+        with pytest.raises(TrainingError, match=message):
+            Trainer(cfg, tmp_path / f"run{i}")

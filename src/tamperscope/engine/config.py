@@ -62,6 +62,11 @@ class ModelConfig:
         discriminator: ``"patchgan"`` for the PatchGAN critic on image + mask channels, or
             ``"none"`` (no adversarial training).
         discriminator_kwargs: extra constructor kwargs of the discriminator.
+        init_weights: a weights file (safetensors from ``tamperscope train``, or ``"shipped"``
+            for the weights shipped with ``name``) whose tensors initialise the model before
+            training: fine-tuning. Empty: train from the constructor's initialisation. The
+            file must hold weights of the model ``name``; a resumed run takes its tensors from
+            the checkpoint instead.
     """
 
     name: str = "doagan-effnet-lite0"
@@ -70,6 +75,7 @@ class ModelConfig:
     bn_track_running_stats: bool = True
     discriminator: str = "patchgan"
     discriminator_kwargs: dict[str, Any] = field(default_factory=dict)
+    init_weights: str = ""
 
 
 @dataclass

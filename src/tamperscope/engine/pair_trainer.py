@@ -52,7 +52,14 @@ from tamperscope.data.base import PairDataset
 from tamperscope.data.training_pairs import ConcatPairDataset, PairSubset, PairTrainingDataset
 from tamperscope.engine.config import ConfigError, ExperimentConfig, save_config
 from tamperscope.engine.scalars import ScalarLogger
-from tamperscope.engine.trainer import Trainer, TrainingError, _bare, _finite, seed_everything
+from tamperscope.engine.trainer import (
+    Trainer,
+    TrainingError,
+    _bare,
+    _finite,
+    load_init_weights,
+    seed_everything,
+)
 from tamperscope.losses.pairs import (
     DIS_MODES,
     dmac_adversary_losses,
@@ -228,6 +235,8 @@ class PairTrainer(Trainer):
         from tamperscope.registry import create_model
 
         self.model: nn.Module = create_model(cfg_m.name, **cfg_m.kwargs).to(self.device)
+        if cfg_m.init_weights and resume_from is None:
+            load_init_weights(self.model, cfg_m.name, cfg_m.init_weights)
         self.model_config = dict(getattr(self.model, "config", None) or cfg_m.kwargs)
         self.num_classes = 2
         self.detector = PairDetectionNet(**cfg_p.detector_kwargs).to(self.device)

@@ -76,7 +76,7 @@ from tamperscope.losses import (
 )
 from tamperscope.models.outputs import CopyMoveOutput
 
-__all__ = ["Trainer", "TrainingError", "seed_everything", "train"]
+__all__ = ["Trainer", "TrainingError", "load_init_weights", "seed_everything", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,51 @@ DISCRIMINATORS = ("patchgan", "none")
 
 class TrainingError(TamperscopeError):
     """A training run cannot start or continue (bad run folder, data too small, ...)."""
+
+
+def load_init_weights(model: nn.Module, name: str, init_weights: str) -> str:
+    """Initialise ``model`` (registry name ``name``) from a weights file before training.
+
+    Args:
+        model: the freshly built model.
+        name: its registry name.
+        init_weights: a safetensors weights file of model ``name``, or ``"shipped"`` for the
+            weights shipped with it.
+
+    Returns:
+        sha256 of the file used.
+
+    Raises:
+        TrainingError: no shipped weights, an unreadable file, a file of another model, or
+            tensors that do not fit the model (other constructor kwargs).
+    """
+    from tamperscope.weights.weights import default_weights, read_weights_file, sha256_file
+
+    if init_weights == "shipped":
+        spec = default_weights(name)
+        if spec is None or spec.state_prefix:
+            raise TrainingError(f"model.init_weights=shipped: model {name!r} ships no weights")
+        path: Path = spec.path
+    else:
+        path = Path(init_weights)
+    try:
+        state, meta = read_weights_file(path)
+    except TamperscopeError as exc:
+        raise TrainingError(f"model.init_weights: {exc}") from exc
+    if meta["model"] != name:
+        raise TrainingError(
+            f"model.init_weights: {path} holds weights of model {meta['model']!r}, "
+            f"not of model.name {name!r}"
+        )
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise TrainingError(
+            f"model.init_weights: {path} does not fit the model built from model.kwargs "
+            f"(the file was made with {meta['model_kwargs']}): {str(exc).splitlines()[0]}"
+        ) from exc
+    logger.info("initialised %s from %s", name, path)
+    return sha256_file(path)
 
 
 def seed_everything(seed: int, *, deterministic: bool = False) -> None:
@@ -281,6 +326,8 @@ class Trainer:
         self.model: nn.Module = create_model(cfg_m.name, **cfg_m.kwargs).to(self.device)
         if reason := getattr(self.model, "not_trainable", None):
             raise TrainingError(f"model {cfg_m.name!r} is not trained as a whole: {reason}")
+        if cfg_m.init_weights and resume_from is None:
+            load_init_weights(self.model, cfg_m.name, cfg_m.init_weights)
         if not cfg_m.bn_track_running_stats:
             disable_bn_running_stats(self.model)
         self.num_classes = self._mask_channels()
