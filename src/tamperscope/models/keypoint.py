@@ -90,6 +90,7 @@ __all__ = [
     "KeypointResult",
     "SourceTargetRule",
     "detect_copy_move",
+    "detect_on_batch",
 ]
 
 #: Probabilities are clamped to [PROB_EPS, 1 - PROB_EPS] before logs and logits.
@@ -680,6 +681,54 @@ def _probabilities(prob: np.ndarray) -> np.ndarray:
     return (prob / total).astype(np.float32)
 
 
+def detect_on_batch(
+    image: torch.Tensor, detect: Callable[[np.ndarray, int], KeypointResult]
+) -> CopyMoveOutput:
+    """Run a per-image keypoint detection on a batch and stack the results as logits.
+
+    Args:
+        image: (B, 3, H, W) float32 in [0, 1], RGB (values outside are clipped).
+        detect: called as ``detect(array, b)`` with the b-th image as an (H, W, 3) uint8 RGB
+            array; returns its :class:`KeypointResult`.
+
+    Returns:
+        ``CopyMoveOutput`` with ``mask_logits`` (B, 3, H, W) float32, the log-probabilities of
+        (pristine, source, target) with probabilities clamped to [1e-4, 1 - 1e-4], and
+        ``score_logit`` (B,) float32, the logit of the clamped image score, on the input's
+        device.
+
+    Raises:
+        KeypointInputError: ``image`` is not a floating (B, 3, H, W) tensor.
+    """
+    if not isinstance(image, torch.Tensor):
+        raise KeypointInputError(
+            f"image must be a torch.Tensor (B, 3, H, W), got {type(image).__name__}"
+        )
+    if image.ndim != 4 or image.shape[1] != 3:
+        raise KeypointInputError(
+            f"image must have shape (B, 3, H, W) with 3 RGB channels, got "
+            f"{tuple(image.shape)}; add a batch axis with image[None] or convert grey to RGB"
+        )
+    if not image.is_floating_point():
+        raise KeypointInputError(
+            f"image must be a float tensor in [0, 1], got dtype {image.dtype}; "
+            "divide uint8 images by 255"
+        )
+    batch = (image.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8)
+    arrays = batch.permute(0, 2, 3, 1).cpu().numpy()
+    log_probs, logits = [], []
+    for b, arr in enumerate(arrays):
+        result = detect(np.ascontiguousarray(arr), b)
+        prob = np.clip(result.three_class_prob, PROB_EPS, 1.0 - PROB_EPS)
+        log_probs.append(torch.from_numpy(np.log(prob)))
+        s = min(max(result.score, PROB_EPS), 1.0 - PROB_EPS)
+        logits.append(math.log(s / (1.0 - s)))
+    return CopyMoveOutput(
+        mask_logits=torch.stack(log_probs).to(device=image.device, dtype=torch.float32),
+        score_logit=torch.tensor(logits, dtype=torch.float32, device=image.device),
+    )
+
+
 @register_model("keypoint-cmfd")
 class KeypointCMFD(nn.Module):
     """Training-free SIFT copy-move detector as a ``torch.nn.Module`` (Amerini et al., TIFS 2011).
@@ -722,33 +771,7 @@ class KeypointCMFD(nn.Module):
         Raises:
             KeypointInputError: ``image`` is not a floating (B, 3, H, W) tensor.
         """
-        if not isinstance(image, torch.Tensor):
-            raise KeypointInputError(
-                f"image must be a torch.Tensor (B, 3, H, W), got {type(image).__name__}"
-            )
-        if image.ndim != 4 or image.shape[1] != 3:
-            raise KeypointInputError(
-                f"image must have shape (B, 3, H, W) with 3 RGB channels, got "
-                f"{tuple(image.shape)}; add a batch axis with image[None] or convert grey to RGB"
-            )
-        if not image.is_floating_point():
-            raise KeypointInputError(
-                f"image must be a float tensor in [0, 1], got dtype {image.dtype}; "
-                "divide uint8 images by 255"
-            )
-        batch = (image.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8)
-        arrays = batch.permute(0, 2, 3, 1).cpu().numpy()
-        log_probs, logits = [], []
-        for arr in arrays:
-            result = detect_copy_move(np.ascontiguousarray(arr), self.settings)
-            prob = np.clip(result.three_class_prob, PROB_EPS, 1.0 - PROB_EPS)
-            log_probs.append(torch.from_numpy(np.log(prob)))
-            s = min(max(result.score, PROB_EPS), 1.0 - PROB_EPS)
-            logits.append(math.log(s / (1.0 - s)))
-        return CopyMoveOutput(
-            mask_logits=torch.stack(log_probs).to(device=image.device, dtype=torch.float32),
-            score_logit=torch.tensor(logits, dtype=torch.float32, device=image.device),
-        )
+        return detect_on_batch(image, lambda array, _: detect_copy_move(array, self.settings))
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.config.items())

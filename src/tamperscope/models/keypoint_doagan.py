@@ -29,10 +29,11 @@ import torch
 from torch import nn
 
 from tamperscope.models.keypoint import (
-    PROB_EPS,
     KeypointConfig,
     KeypointInputError,
+    KeypointResult,
     detect_copy_move,
+    detect_on_batch,
 )
 from tamperscope.models.outputs import CopyMoveOutput
 from tamperscope.registry import create_model, register_model
@@ -171,46 +172,23 @@ class KeypointDOAGAN(nn.Module):
         Raises:
             KeypointInputError: ``image`` is not a floating (B, 3, H, W) tensor.
         """
-        if not isinstance(image, torch.Tensor):
-            raise KeypointInputError(
-                f"image must be a torch.Tensor (B, 3, H, W), got {type(image).__name__}"
-            )
-        if image.ndim != 4 or image.shape[1] != 3:
-            raise KeypointInputError(
-                f"image must have shape (B, 3, H, W) with 3 RGB channels, got "
-                f"{tuple(image.shape)}; add a batch axis with image[None] or convert grey to RGB"
-            )
-        if not image.is_floating_point():
-            raise KeypointInputError(
-                f"image must be a float tensor in [0, 1], got dtype {image.dtype}; "
-                "divide uint8 images by 255"
-            )
-        x = image.detach().float().clamp(0, 1)
-        arrays = (x * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        log_probs, logits = [], []
-        for one, arr in zip(x, arrays, strict=True):
+        x = image.detach().float().clamp(0, 1) if isinstance(image, torch.Tensor) else image
+
+        def detect(array: np.ndarray, b: int) -> KeypointResult:
             ratio: dict[tuple[int, int], np.ndarray] = {}
 
-            def rule(region_a: np.ndarray, region_b: np.ndarray, one=one, ratio=ratio) -> float:
+            def rule(region_a: np.ndarray, region_b: np.ndarray) -> float:
                 shape = region_a.shape
                 if shape not in ratio:  # DOA-GAN runs once per image, on the first pair
-                    lr = self._log_ratio(one)
+                    lr = self._log_ratio(x[b])
                     ratio[shape] = cv2.resize(
                         lr, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR
                     )
                 return source_probability_from_map(ratio[shape], region_a, region_b)
 
-            result = detect_copy_move(
-                np.ascontiguousarray(arr), self.settings, source_target_rule=rule
-            )
-            prob = np.clip(result.three_class_prob, PROB_EPS, 1.0 - PROB_EPS)
-            log_probs.append(torch.from_numpy(np.log(prob)))
-            s = min(max(result.score, PROB_EPS), 1.0 - PROB_EPS)
-            logits.append(math.log(s / (1.0 - s)))
-        return CopyMoveOutput(
-            mask_logits=torch.stack(log_probs).to(device=image.device, dtype=torch.float32),
-            score_logit=torch.tensor(logits, dtype=torch.float32, device=image.device),
-        )
+            return detect_copy_move(array, self.settings, source_target_rule=rule)
+
+        return detect_on_batch(image, detect)
 
     def extra_repr(self) -> str:
         return (
