@@ -127,8 +127,8 @@ def test_shipped_hybrid_names_the_copy_on_unseen_photos(tmp_path) -> None:
     """scikit-image photos, Normal-group copy-moves (never seen in training).
 
     Measured: of the 12 forgeries the keypoint part finds 9; the DOA-GAN part names the copy
-    correctly in 8 and swaps source and copy in 1. The keypoint detector's own rule names the
-    copy in 5 (rotated or scaled copies) and opts out in 4.
+    correctly in all 9 (the stage-1 DOA-GAN weights: 8, and 1 swapped). The keypoint
+    detector's own rule names the copy in 5 (rotated or scaled copies) and opts out in 4.
     """
     from tamperscope.data.base import open_dataset
     from tamperscope.synth.generate import generate_copy_move

@@ -66,9 +66,9 @@ _DOAGAN_EFFNET_KWARGS: dict = {
 }
 
 _DOAGAN_EFFNET_DATA = (
-    "2,800 copy-moves generated from BSDS500 train (1,600, regions of 1-25 % of the image) and "
-    "CamVid train (1,200, 1-10 %) photos, 30 % pristine negatives, random post-processing "
-    "attacks"
+    "5,200 copy-moves generated from BSDS500 train (3,200, regions of 1-25 % of the image) and "
+    "CamVid train (2,000, 1-10 %) photos, hard-pasted, feathered and Poisson-blended, 30 % "
+    "pristine negatives, random post-processing attacks"
 )
 
 #: Shipped weights by model name: the default weights of that model.
@@ -76,18 +76,18 @@ _SHIPPED: dict[str, WeightSpec] = {
     "doagan-effnet-lite0": WeightSpec(
         model="doagan-effnet-lite0",
         file="doagan_effnet_lite0.safetensors",
-        sha256="4de13579d8dea506a17d04cfba559d9eb73fb559cc1e483b6d4dd914a05925c5",
+        sha256="d2f660fb9f4bca0fa584e7ee4a7da974bcabf24ba17ff759872b25e327751e50",
         model_kwargs=_DOAGAN_EFFNET_KWARGS,
         input_long_side=256,
         classes=("pristine", "source", "target"),
-        config="configs/doagan_effnet_lite0.yaml",
+        config="configs/doagan_effnet_lite0_blend.yaml",
         data=_DOAGAN_EFFNET_DATA,
         card="doagan_effnet_lite0.md",
     ),
     "keypoint-doagan": WeightSpec(
         model="keypoint-doagan",
         file="doagan_effnet_lite0.safetensors",
-        sha256="4de13579d8dea506a17d04cfba559d9eb73fb559cc1e483b6d4dd914a05925c5",
+        sha256="d2f660fb9f4bca0fa584e7ee4a7da974bcabf24ba17ff759872b25e327751e50",
         model_kwargs={
             "doagan_model": "doagan-effnet-lite0",
             "doagan": _DOAGAN_EFFNET_KWARGS,
@@ -95,7 +95,7 @@ _SHIPPED: dict[str, WeightSpec] = {
         },
         input_long_side=None,
         classes=("pristine", "source", "target"),
-        config="configs/doagan_effnet_lite0.yaml",
+        config="configs/doagan_effnet_lite0_blend.yaml",
         data="none for the keypoint part (training-free); DOA-GAN part: " + _DOAGAN_EFFNET_DATA,
         card="keypoint_doagan.md",
         state_prefix="doagan.",
