@@ -88,7 +88,7 @@ class TrainingError(TamperscopeError):
     """A training run cannot start or continue (bad run folder, data too small, ...)."""
 
 
-def load_init_weights(model: nn.Module, name: str, init_weights: str) -> str:
+def load_init_weights(model: nn.Module, name: str, init_weights: str) -> None:
     """Initialise ``model`` (registry name ``name``) from a weights file before training.
 
     Args:
@@ -97,18 +97,15 @@ def load_init_weights(model: nn.Module, name: str, init_weights: str) -> str:
         init_weights: a safetensors weights file of model ``name``, or ``"shipped"`` for the
             weights shipped with it.
 
-    Returns:
-        sha256 of the file used.
-
     Raises:
         TrainingError: no shipped weights, an unreadable file, a file of another model, or
             tensors that do not fit the model (other constructor kwargs).
     """
-    from tamperscope.weights.weights import default_weights, read_weights_file, sha256_file
+    from tamperscope.weights.weights import default_weights, read_weights_file
 
     if init_weights == "shipped":
         spec = default_weights(name)
-        if spec is None or spec.state_prefix:
+        if spec is None:
             raise TrainingError(f"model.init_weights=shipped: model {name!r} ships no weights")
         path: Path = spec.path
     else:
@@ -130,7 +127,6 @@ def load_init_weights(model: nn.Module, name: str, init_weights: str) -> str:
             f"(the file was made with {meta['model_kwargs']}): {str(exc).splitlines()[0]}"
         ) from exc
     logger.info("initialised %s from %s", name, path)
-    return sha256_file(path)
 
 
 def seed_everything(seed: int, *, deterministic: bool = False) -> None:

@@ -682,14 +682,15 @@ def _probabilities(prob: np.ndarray) -> np.ndarray:
 
 
 def detect_on_batch(
-    image: torch.Tensor, detect: Callable[[np.ndarray, int], KeypointResult]
+    image: torch.Tensor, detect: Callable[[np.ndarray, torch.Tensor], KeypointResult]
 ) -> CopyMoveOutput:
     """Run a per-image keypoint detection on a batch and stack the results as logits.
 
     Args:
         image: (B, 3, H, W) float32 in [0, 1], RGB (values outside are clipped).
-        detect: called as ``detect(array, b)`` with the b-th image as an (H, W, 3) uint8 RGB
-            array; returns its :class:`KeypointResult`.
+        detect: called once per image as ``detect(array, tensor)`` with the image as an
+            (H, W, 3) uint8 RGB array and as a (3, H, W) float32 tensor in [0, 1] (clipped);
+            returns its :class:`KeypointResult`.
 
     Returns:
         ``CopyMoveOutput`` with ``mask_logits`` (B, 3, H, W) float32, the log-probabilities of
@@ -714,11 +715,11 @@ def detect_on_batch(
             f"image must be a float tensor in [0, 1], got dtype {image.dtype}; "
             "divide uint8 images by 255"
         )
-    batch = (image.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8)
-    arrays = batch.permute(0, 2, 3, 1).cpu().numpy()
+    clipped = image.detach().float().clamp(0, 1)
+    arrays = (clipped * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     log_probs, logits = [], []
-    for b, arr in enumerate(arrays):
-        result = detect(np.ascontiguousarray(arr), b)
+    for arr, one in zip(arrays, clipped, strict=True):
+        result = detect(np.ascontiguousarray(arr), one)
         prob = np.clip(result.three_class_prob, PROB_EPS, 1.0 - PROB_EPS)
         log_probs.append(torch.from_numpy(np.log(prob)))
         s = min(max(result.score, PROB_EPS), 1.0 - PROB_EPS)

@@ -19,6 +19,7 @@ and target changes. This fusion is tamperscope's own: neither paper describes it
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict
 from typing import Any
@@ -172,19 +173,17 @@ class KeypointDOAGAN(nn.Module):
         Raises:
             KeypointInputError: ``image`` is not a floating (B, 3, H, W) tensor.
         """
-        x = image.detach().float().clamp(0, 1) if isinstance(image, torch.Tensor) else image
 
-        def detect(array: np.ndarray, b: int) -> KeypointResult:
-            ratio: dict[tuple[int, int], np.ndarray] = {}
+        def detect(array: np.ndarray, one: torch.Tensor) -> KeypointResult:
+            @functools.cache
+            def log_ratio(height: int, width: int) -> np.ndarray:
+                # DOA-GAN runs at most once per image, when the first pair needs it.
+                lr = self._log_ratio(one)
+                return cv2.resize(lr, (width, height), interpolation=cv2.INTER_LINEAR)
 
             def rule(region_a: np.ndarray, region_b: np.ndarray) -> float:
-                shape = region_a.shape
-                if shape not in ratio:  # DOA-GAN runs once per image, on the first pair
-                    lr = self._log_ratio(x[b])
-                    ratio[shape] = cv2.resize(
-                        lr, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR
-                    )
-                return source_probability_from_map(ratio[shape], region_a, region_b)
+                ratio = log_ratio(*region_a.shape)
+                return source_probability_from_map(ratio, region_a, region_b)
 
             return detect_copy_move(array, self.settings, source_target_rule=rule)
 
