@@ -49,7 +49,7 @@ class TinyPairModel(nn.Module):
 
 if TINY_PAIR not in list_models():
 
-    @register_model(TINY_PAIR)
+    @register_model(TINY_PAIR, task="pair")
     def _tiny_pair(**kwargs: Any) -> TinyPairModel:
         return TinyPairModel(**kwargs)
 

@@ -26,10 +26,10 @@ from tamperscope.errors import TamperscopeError
 from tamperscope.inference.copy_move import predict_copy_move
 from tamperscope.inference.pairs import PAIR_SIZE, predict_pair, probe_windows, uses_sliding
 from tamperscope.metrics.evaluation import PredictionError, predict_each
-from tamperscope.registry import create_model, get_model_constructor, list_models
+from tamperscope.registry import Task, list_models, model_task
 from tamperscope.report.masks import colour_mask, overlay, region_summary
 from tamperscope.types import PairReport, PairSample, Report, Sample
-from tamperscope.weights.weights import default_weights, read_weights_file, sha256_file
+from tamperscope.weights.loading import build_model
 
 #: The model ``analyze`` uses when none is named.
 DEFAULT_MODEL = "keypoint-doagan"
@@ -65,6 +65,7 @@ class Detector:
         device: where it runs.
         long_side: long side (pixels) at which images are analysed.
         threshold: default decision threshold on the image score.
+        task: what the model does.
     """
 
     model: torch.nn.Module
@@ -73,39 +74,12 @@ class Detector:
     device: torch.device
     long_side: int | None = 512
     threshold: float = 0.5
+    task: Task = Task.COPY_MOVE
 
     @property
     def union_only(self) -> bool:
         """True for 1-class models, which cannot tell source from target."""
         return int(getattr(self.model, "config", {}).get("num_classes", 3)) == 1
-
-
-def _has_parameters(model: torch.nn.Module) -> bool:
-    return any(True for _ in model.parameters())
-
-
-def _model_with_part(
-    name: str, path: str | Path, state: dict, meta: dict, model_kwargs: dict
-) -> torch.nn.Module:
-    """Build model ``name`` around the weights file of another model (its ``weights_part``)."""
-    part = getattr(get_model_constructor(name), "weights_part", None)
-    file_model = str(meta["model"])
-    if part is None:
-        raise TamperscopeError(
-            f"{path}: holds weights of model {file_model!r}, not {name!r}; pass the model "
-            f"{file_model!r} or no model name"
-        )
-    kwargs = {**model_kwargs, part["model"]: file_model, part["kwargs"]: meta["model_kwargs"]}
-    if meta.get("input_long_side"):
-        kwargs.setdefault(part["long_side"], int(meta["input_long_side"]))
-    try:
-        model = create_model(name, **kwargs)
-        model.load_state_dict({part["prefix"] + k: v for k, v in state.items()})
-    except (RuntimeError, TamperscopeError) as exc:
-        raise TamperscopeError(
-            f"{path}: weights of model {file_model!r} do not fit model {name!r} ({exc})"
-        ) from exc
-    return model
 
 
 def load_model(
@@ -119,61 +93,42 @@ def load_model(
     """Build a registered model and load its weights.
 
     Args:
-        name: registry name (see :func:`tamperscope.list_models`); default
+        name: registry name (see :func:`tamperscope.list_models`), or ``MODEL.TAG`` for
+            tagged shipped weights (``doagan-effnet-lite0.stage1``); default
             :data:`DEFAULT_MODEL`, or with a weights file, the model the file names. A model
             built around another (``keypoint-doagan`` around a DOA-GAN) takes a weights file of
             that other model: ``load_model("keypoint-doagan", weights="doagan.safetensors")``.
-        weights: ``"default"`` for the shipped weights, a path to a safetensors weights file
-            written by ``tamperscope train``, or ``None`` for an untrained network.
+        weights: ``"default"`` for the shipped default weights, a tag of shipped weights, a
+            path to a safetensors weights file written by ``tamperscope train`` (or a
+            checkpoint folder), or ``None`` for an untrained network.
         device: ``"cpu"``, ``"cuda"``, ...; default cuda when available.
         long_side: analysis resolution (long side, pixels); default from the weights' spec,
-            else the model's ``analysis_long_side`` (``None``: full resolution), else 512.
-        **model_kwargs: constructor kwargs (only with ``weights=None`` or for training-free
-            models).
+            else the model's ``analysis_long_side`` (``None``: full resolution).
+        **model_kwargs: constructor kwargs (only with ``weights=None``, for training-free
+            models, or for the non-part kwargs of composite models).
 
     Raises:
-        KeyError: unknown model name.
-        TamperscopeError: ``weights="default"`` for a trainable model that ships no weights,
-            an unreadable weights file, or a file of another model that ``name`` cannot use.
+        KeyError: unknown model name or weights tag.
+        WeightsError: ``weights="default"`` for a trainable model that ships no weights,
+            an unreadable weights file, a file of another model that ``name`` cannot use,
+            or tensors that do not fit.
     """
     dev = torch.device(device) if device is not None else default_device()
-    sha: str | None = None
-    side = long_side
-    if weights is not None and weights != "default":
-        state, meta = read_weights_file(weights)
-        file_model = str(meta["model"])
-        if name is None or name == file_model:
-            name = file_model
-            model = create_model(name, **dict(meta["model_kwargs"]))
-            model.load_state_dict(state)
-            side = side or meta.get("input_long_side")
-        else:
-            model = _model_with_part(name, weights, state, meta, model_kwargs)
-        sha = sha256_file(weights)
-    else:
-        name = name or DEFAULT_MODEL
-        spec = default_weights(name) if weights == "default" else None
-        if spec is not None:
-            if sha256_file(spec.path) != spec.sha256:
-                raise TamperscopeError(
-                    f"{spec.path}: sha256 does not match the shipped weights; reinstall tamperscope"
-                )
-            state, meta = read_weights_file(spec.path)
-            state = {spec.state_prefix + key: value for key, value in state.items()}
-            model = create_model(name, **{**spec.model_kwargs, **model_kwargs})
-            model.load_state_dict(state)
-            sha, side = spec.sha256, side or spec.input_long_side
-        else:
-            model = create_model(name, **model_kwargs)
-            if weights == "default" and _has_parameters(model):
-                raise TamperscopeError(
-                    f"model {name!r} ships no trained weights; pass weights=PATH (a file from "
-                    "'tamperscope train') or weights=None for an untrained network"
-                )
-    model.eval().to(dev)
+    if name is None and (weights is None or weights == "default"):
+        name = DEFAULT_MODEL
+    loaded = build_model(name, weights, **model_kwargs)
+    model = loaded.model.eval().to(dev)
+    side = long_side or loaded.input_long_side
     if side is None:  # models may prefer their own analysis size; None = full resolution
         side = getattr(model, "analysis_long_side", 512)
-    return Detector(model=model, name=name, weights_sha256=sha, device=dev, long_side=side)
+    return Detector(
+        model=model,
+        name=loaded.name,
+        weights_sha256=loaded.sha256,
+        device=dev,
+        long_side=side,
+        task=model_task(loaded.name),
+    )
 
 
 def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:

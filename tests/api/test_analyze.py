@@ -127,9 +127,9 @@ def test_load_model_missing_weights_file(tmp_path):
 
 @pytest.fixture
 def registered_bright():
-    registry._MODELS["test-bright"] = lambda **kw: BrightRegionModel()
+    registry.register_model("test-bright", task="copy_move", trainable=False)(lambda **kw: BrightRegionModel())
     yield "test-bright"
-    registry._MODELS.pop("test-bright", None)
+    registry.unregister_model("test-bright")
 
 
 def test_cli_analyze_reports_failures(tmp_path, registered_bright):

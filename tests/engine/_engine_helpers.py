@@ -47,7 +47,7 @@ class TinyCopyMove(nn.Module):
 
 if TINY not in list_models():
 
-    @register_model(TINY)
+    @register_model(TINY, task="copy_move")
     def _tiny(**kwargs: Any) -> TinyCopyMove:
         return TinyCopyMove(**kwargs)
 

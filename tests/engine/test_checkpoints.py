@@ -13,7 +13,7 @@ from _engine_helpers import TINY, tiny_config
 from safetensors import safe_open
 
 from tamperscope.engine import train
-from tamperscope.engine.batchnorm import disable_bn_running_stats
+from tamperscope.weights.batchnorm import disable_bn_running_stats
 from tamperscope.engine.checkpoints import (
     CheckpointError,
     capture_rng_state,
@@ -161,12 +161,12 @@ def test_checkpoint_errors(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "none.safetensors")
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a safetensors file")
-    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
         load_checkpoint(junk)
     from safetensors.torch import save_file
 
     save_file({"w": torch.zeros(1)}, str(tmp_path / "plain.safetensors"))
-    with pytest.raises(CheckpointError, match="no 'model' entry in the safetensors metadata"):
+    with pytest.raises(CheckpointError, match="no 'model' entry in its metadata"):
         load_checkpoint(tmp_path / "plain.safetensors")
     with pytest.raises(CheckpointError, match="no 'model' entry"):
         export_weights(tmp_path / "plain.safetensors", tmp_path / "out.safetensors")

@@ -201,7 +201,7 @@ class _ThreeChannels(TinyCopyMove):
 
 
 if "engine-test-three-channels" not in list_models():
-    register_model("engine-test-three-channels")(_ThreeChannels)
+    register_model("engine-test-three-channels", task="copy_move")(_ThreeChannels)
 
 
 def test_model_and_data_class_counts_must_agree(generated_set: Path, tmp_path: Path) -> None:
@@ -258,7 +258,7 @@ def test_init_weights_errors(generated_set: Path, tmp_path: Path) -> None:
         (str(tmp_path / "none.safetensors"), "does not exist"),
         (
             str(get_weight_spec("dmac-effnet-lite0").path),
-            f"holds weights of model 'dmac-effnet-lite0', not of model.name {TINY!r}",
+            f"holds weights of model 'dmac-effnet-lite0', not of model {TINY!r}",
         ),
     ]
     for i, (init, message) in enumerate(cases):

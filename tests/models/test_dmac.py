@@ -10,10 +10,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from tamperscope.models.backbones import AtrousEfficientNetLite0, AtrousVGG16
 from tamperscope.models.dmac import (
     DMAC,
-    AtrousEfficientNetLite0,
-    AtrousVGG16,
     MaskDiscriminator,
     PairDetectionNet,
     masked_pooled_image,

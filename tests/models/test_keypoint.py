@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tamperscope.errors import TamperscopeError
-from tamperscope.models.keypoint import (
+from tamperscope.models.keypoint.detector import (
     KeypointCMFD,
     KeypointConfig,
     KeypointInputError,

@@ -13,7 +13,7 @@ from torch import nn
 
 import tamperscope
 from tamperscope.models.keypoint import KeypointInputError, detect_copy_move
-from tamperscope.models.keypoint_doagan import KeypointDOAGAN, source_probability_from_map
+from tamperscope.models.hybrids.keypoint_doagan import KeypointDOAGAN, source_probability_from_map
 from tamperscope.models.outputs import CopyMoveOutput
 from tamperscope.registry import create_model, list_models, register_model
 
@@ -21,7 +21,7 @@ HALVES = "test-halves-three-class"
 
 if HALVES not in list_models():
 
-    @register_model(HALVES)
+    @register_model(HALVES, task="copy_move")
     class _Halves(nn.Module):
         """Stand-in 3-class model: target on one half of the image, source on the other."""
 

@@ -8,36 +8,52 @@ from sklearn.metrics import roc_auc_score
 
 import tamperscope
 from tamperscope.registry import create_model
-from tamperscope.weights.weights import _SHIPPED, read_weights_file, sha256_file
+from tamperscope.weights.weights import (
+    get_weight_spec,
+    list_weights,
+    read_weights_file,
+    sha256_file,
+)
 
-SPECS = sorted(_SHIPPED.values(), key=lambda s: s.model)
+SPECS = [get_weight_spec(name) for name in list_weights()]
+FILE_SPECS = [s for s in SPECS if s.file]
 
 
 def test_something_ships():
-    assert {"doagan-effnet-lite0", "dmac-effnet-lite0"} <= set(_SHIPPED)
+    assert {"doagan-effnet-lite0.stage1", "doagan-effnet-lite0.stage2"} <= set(list_weights())
+    assert "dmac-effnet-lite0.ce1" in list_weights()
+    assert get_weight_spec("doagan-effnet-lite0").tag == "stage2"
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.model)
+@pytest.mark.parametrize("spec", FILE_SPECS, ids=lambda s: s.name)
 def test_file_hash_metadata_and_card(spec):
     assert spec.path.is_file(), f"{spec.path} is not installed"
     assert sha256_file(spec.path) == spec.sha256
     assert spec.path.stat().st_size < 40 * 2**20  # a few tens of MB at most
     state, meta = read_weights_file(spec.path)
-    # A file shared by two models belongs to the one that loads it without a prefix.
-    owner = next(s for s in SPECS if s.file == spec.file and not s.state_prefix)
-    assert meta["model"] == owner.model
-    assert meta["model_kwargs"] == owner.model_kwargs
+    assert meta["model"] == spec.model
+    assert meta["model_kwargs"] == spec.model_kwargs
     assert list(meta["classes"]) == list(spec.classes)
     model = create_model(spec.model, **spec.model_kwargs)
-    model.load_state_dict({spec.state_prefix + k: v for k, v in state.items()}, strict=True)
-    card = spec.path.with_name(spec.card).read_text(encoding="utf-8")
+    model.load_state_dict(state, strict=True)
+    card = spec.card_path.read_text(encoding="utf-8")
     assert spec.sha256 in card and spec.config in card
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.model)
-def test_default_weights_load_with_their_analysis_size(spec):
-    detector = tamperscope.load_model(spec.model, device="cpu")
-    assert detector.weights_sha256 == spec.sha256
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.parts], ids=lambda s: s.name)
+def test_composite_specs_name_shipped_parts(spec):
+    for ref in spec.parts.values():
+        part = get_weight_spec(ref)
+        assert part.file and part.name in list_weights()
+    card = spec.card_path.read_text(encoding="utf-8")
+    assert all(get_weight_spec(ref).sha256 in card for ref in spec.parts.values())
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_shipped_weights_load_by_name_with_their_analysis_size(spec):
+    detector = tamperscope.load_model(spec.name, device="cpu")
+    shas = [get_weight_spec(r).sha256 for r in spec.parts.values()] or [spec.sha256]
+    assert detector.weights_sha256 == "+".join(shas)
     assert detector.long_side == spec.input_long_side
 
 

@@ -51,8 +51,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from tamperscope.engine.batchnorm import disable_bn_running_stats
 from tamperscope.errors import TamperscopeError
+from tamperscope.weights.loading import rebuild_kwargs
 
 __all__ = [
     "Checkpoint",
@@ -119,18 +119,6 @@ def _cpu_tensors(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
 
 def _json_meta(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True)
-
-
-def rebuild_kwargs(config: dict[str, Any]) -> dict[str, Any]:
-    """Constructor kwargs that rebuild a saved model without fetching pretrained weights.
-
-    Flags such as ``pretrained_backbone=True`` only matter at the start of training; the saved
-    tensors replace those weights, so they are turned off (no download, no extra package).
-    """
-    return {
-        k: False if k.startswith("pretrained") and isinstance(v, bool) else v
-        for k, v in config.items()
-    }
 
 
 def flatten_optimizer_state(
@@ -398,9 +386,10 @@ def _weights_file(path: Path) -> Path:
 def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> nn.Module:
     """Rebuild the generator saved in a checkpoint or exported weights file.
 
-    The registry name and constructor kwargs stored beside the tensors rebuild the model with
-    :func:`tamperscope.registry.create_model` (``pretrained*`` flags off, see
-    :func:`rebuild_kwargs`); the tensors are then loaded strictly.
+    Goes through the one weights loader (:func:`tamperscope.weights.loading.build_from_file`):
+    the registry name and constructor kwargs stored beside the tensors rebuild the model
+    (``pretrained*`` flags off), BatchNorm statistics are dropped when the run had none, and
+    the tensors are loaded strictly.
 
     Args:
         path: a checkpoint folder, its ``model.safetensors``, or a file written by
@@ -415,28 +404,13 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> 
             tensors do not fit the rebuilt model.
         KeyError: the model name is not registered.
     """
-    from tamperscope.registry import create_model
+    from tamperscope.weights.loading import build_from_file
 
-    file = _weights_file(Path(path))
-    if not file.is_file():
-        raise CheckpointError(f"{file}: weights file does not exist")
-    meta = _read_meta(file)
-    if "model" not in meta:
-        raise CheckpointError(
-            f"{file}: no 'model' entry in the safetensors metadata; not a tamperscope file"
-        )
-    kwargs = rebuild_kwargs(json.loads(meta.get("config") or meta.get("model_kwargs") or "{}"))
-    model = create_model(meta["model"], **kwargs)
-    if meta.get("bn_track_running_stats", "true") == "false":
-        disable_bn_running_stats(model)
-    tensors = load_file(str(file))
     try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{file}: tensors do not fit model {meta['model']!r} ({exc})"
-        ) from None
-    return model.to(device).eval()
+        loaded = build_from_file(path)
+    except TamperscopeError as exc:
+        raise CheckpointError(str(exc)) from None
+    return loaded.model.to(device).eval()
 
 
 def export_weights(

@@ -34,9 +34,7 @@ Deviations: no learning-rate schedule (the paper gives fixed rates); one process
 
 from __future__ import annotations
 
-import inspect
 import logging
-import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,31 +88,14 @@ ADVERSARIES_KIND = "dmac-adversaries"
 
 
 def is_pair_model(name: str) -> bool:
-    """Whether the registered model ``name`` is a probe/donor model.
-
-    Decided from the constructor's return annotation: a module class whose ``forward`` takes
-    two required positional inputs (probe, donor). Constructors without an annotation count as
-    single-image models.
+    """Whether the registered model ``name`` is a probe/donor model (its registered task).
 
     Raises:
         KeyError: unknown model name (the message lists close matches).
     """
-    from tamperscope.registry import get_model_constructor
+    from tamperscope.registry import Task, model_task
 
-    constructor = get_model_constructor(name)
-    try:
-        returned = typing.get_type_hints(constructor).get("return")
-    except (NameError, TypeError):
-        return False
-    if not (isinstance(returned, type) and issubclass(returned, nn.Module)):
-        return False
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    required = [
-        p
-        for p in list(inspect.signature(returned.forward).parameters.values())[1:]
-        if p.kind in kinds and p.default is inspect.Parameter.empty
-    ]
-    return len(required) >= 2
+    return model_task(name) == Task.PAIR
 
 
 def resolve_task(config: ExperimentConfig) -> str:

@@ -41,7 +41,6 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tamperscope.data.base import ForgeryDataset
 from tamperscope.data.io import atomic_open, write_json
 from tamperscope.data.training import TrainingDataset
-from tamperscope.engine.batchnorm import disable_bn_running_stats
 from tamperscope.engine.checkpoints import (
     capture_rng_state,
     latest_checkpoint,
@@ -75,6 +74,7 @@ from tamperscope.losses import (
     gan_generator_loss,
 )
 from tamperscope.models.outputs import CopyMoveOutput
+from tamperscope.weights.batchnorm import disable_bn_running_stats
 
 __all__ = ["Trainer", "TrainingError", "load_init_weights", "seed_everything", "train"]
 
@@ -89,44 +89,25 @@ class TrainingError(TamperscopeError):
 
 
 def load_init_weights(model: nn.Module, name: str, init_weights: str) -> None:
-    """Initialise ``model`` (registry name ``name``) from a weights file before training.
+    """Initialise ``model`` (registry name ``name``) from weights before training.
 
     Args:
         model: the freshly built model.
         name: its registry name.
-        init_weights: a safetensors weights file of model ``name``, or ``"shipped"`` for the
-            weights shipped with it.
+        init_weights: a weights file of model ``name``, ``"shipped"`` for its default shipped
+            weights, or a tag of its shipped weights (see
+            :func:`tamperscope.weights.loading.init_from_weights`).
 
     Raises:
-        TrainingError: no shipped weights, an unreadable file, a file of another model, or
-            tensors that do not fit the model (other constructor kwargs).
+        TrainingError: no such shipped weights, an unreadable file, a file of another model,
+            or tensors that do not fit the model (other constructor kwargs).
     """
-    from tamperscope.weights.weights import default_weights, read_weights_file
+    from tamperscope.weights.loading import init_from_weights
 
-    if init_weights == "shipped":
-        spec = default_weights(name)
-        if spec is None:
-            raise TrainingError(f"model.init_weights=shipped: model {name!r} ships no weights")
-        path: Path = spec.path
-    else:
-        path = Path(init_weights)
     try:
-        state, meta = read_weights_file(path)
+        init_from_weights(model, name, init_weights)
     except TamperscopeError as exc:
         raise TrainingError(f"model.init_weights: {exc}") from exc
-    if meta["model"] != name:
-        raise TrainingError(
-            f"model.init_weights: {path} holds weights of model {meta['model']!r}, "
-            f"not of model.name {name!r}"
-        )
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise TrainingError(
-            f"model.init_weights: {path} does not fit the model built from model.kwargs "
-            f"(the file was made with {meta['model_kwargs']}): {str(exc).splitlines()[0]}"
-        ) from exc
-    logger.info("initialised %s from %s", name, path)
 
 
 def seed_everything(seed: int, *, deterministic: bool = False) -> None:
@@ -317,11 +298,14 @@ class Trainer:
         seed_everything(cfg_t.seed, deterministic=cfg_t.deterministic)
         self._build_data(train_set, val_set)
 
-        from tamperscope.registry import create_model
+        from tamperscope.registry import create_model, model_info
 
+        info = model_info(cfg_m.name)
+        if not info.trainable:
+            raise TrainingError(
+                f"model {cfg_m.name!r} is not trained as a whole: {info.not_trainable_reason}"
+            )
         self.model: nn.Module = create_model(cfg_m.name, **cfg_m.kwargs).to(self.device)
-        if reason := getattr(self.model, "not_trainable", None):
-            raise TrainingError(f"model {cfg_m.name!r} is not trained as a whole: {reason}")
         if cfg_m.init_weights and resume_from is None:
             load_init_weights(self.model, cfg_m.name, cfg_m.init_weights)
         if not cfg_m.bn_track_running_stats:

@@ -33,3 +33,34 @@ class PairOutput:
 
     probe_logits: torch.Tensor
     donor_logits: torch.Tensor
+
+
+@dataclass(frozen=True)
+class LocalizationOutput:
+    """Output of a binary manipulation localizer (splicing, inpainting, any edit).
+
+    Attributes:
+        mask_logits: (B, 1, H, W) float32 logits of "this pixel is manipulated"; H, W are the
+            input size.
+        score_logit: (B,) float32 image-level logit (manipulated vs authentic).
+    """
+
+    mask_logits: torch.Tensor
+    score_logit: torch.Tensor
+
+
+@dataclass(frozen=True)
+class BoxOutput:
+    """Output of an inpainted-region detector with a bounding box.
+
+    Attributes:
+        score_logit: (B,) float32 logit of "the image holds an inpainted part".
+        box: (B, 4) float32 box (xmin, ymin, xmax, ymax) normalised to [0, 1] by the input
+            width and height; a regression output, meaningful where the score is high.
+        mask_logits: (B, 1, H, W) float32 per-pixel logits of the inpainted part, or ``None``
+            for a model without a mask head.
+    """
+
+    score_logit: torch.Tensor
+    box: torch.Tensor
+    mask_logits: torch.Tensor | None = None

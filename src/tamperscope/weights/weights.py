@@ -18,11 +18,18 @@ from pathlib import Path
 class WeightSpec:
     """A weights file shipped with tamperscope.
 
+    A spec is named ``MODEL.TAG`` (timm's ``arch.tag``): ``doagan-effnet-lite0.stage2``. Each
+    model with shipped weights has one default tag (:func:`register_weights` with
+    ``default=True``); ``load_model(MODEL)`` loads it.
+
     Attributes:
         model: registry name of the architecture the tensors belong to.
-        file: file name inside ``tamperscope/weights/``.
-        sha256: hex digest of the file.
-        model_kwargs: constructor kwargs of the model.
+        tag: name of these weights among the model's shipped weights.
+        file: file name inside ``tamperscope/weights/``; ``""`` for a composite model whose
+            tensors all come from its parts.
+        sha256: hex digest of the file (``""`` with no file).
+        model_kwargs: constructor kwargs of the model (for a composite, those besides the
+            parts', which the parts' specs supply).
         input_long_side: long side (pixels) at which the model analyses images by default;
             ``None`` for the full image.
         classes: class names of the mask channels.
@@ -30,11 +37,12 @@ class WeightSpec:
         data: what the weights were trained on.
         license: licence of the weights.
         card: file name of the model card (Markdown) beside the weights.
-        state_prefix: prefix added to the file's tensor names when the tensors are a
-            submodule of ``model`` (a file shared by two models).
+        parts: for a composite model, the spec name (``MODEL.TAG``) that fills each part,
+            by part attribute (see :class:`tamperscope.registry.WeightPart`).
     """
 
     model: str
+    tag: str
     file: str
     sha256: str
     model_kwargs: dict = field(default_factory=dict)
@@ -44,101 +52,95 @@ class WeightSpec:
     data: str = ""
     license: str = "Apache-2.0"
     card: str = ""
-    state_prefix: str = ""
+    parts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """``MODEL.TAG``."""
+        return f"{self.model}.{self.tag}"
 
     @property
     def path(self) -> Path:
         """Location of the file in the installed package."""
         return Path(str(resources.files("tamperscope.weights").joinpath(self.file)))
 
+    @property
+    def card_path(self) -> Path:
+        """Location of the model card in the installed package."""
+        return Path(str(resources.files("tamperscope.weights").joinpath(self.card)))
 
-#: Constructor kwargs of the shipped DOA-GAN (EfficientNet-Lite0) weights.
-_DOAGAN_EFFNET_KWARGS: dict = {
-    "aspp_channels": 128,
-    "aspp_dropout": 0.5,
-    "aspp_rates": [[12, 24, 36], [6, 12, 24]],
-    "head_channels": 128,
-    "num_classes": 3,
-    "pretrained_backbone": False,
-    "sigma": 0.05,
-    "temperature": 5.0,
-    "top_k": 20,
-}
 
-_DOAGAN_EFFNET_DATA = (
-    "5,200 copy-moves generated from BSDS500 train (3,200, regions of 1-25 % of the image) and "
-    "CamVid train (2,000, 1-10 %) photos, hard-pasted, feathered and Poisson-blended, 30 % "
-    "pristine negatives, random post-processing attacks"
-)
+_SPECS: dict[str, WeightSpec] = {}
+_DEFAULT_TAG: dict[str, str] = {}
 
-#: Shipped weights by model name: the default weights of that model.
-_SHIPPED: dict[str, WeightSpec] = {
-    "doagan-effnet-lite0": WeightSpec(
-        model="doagan-effnet-lite0",
-        file="doagan_effnet_lite0.safetensors",
-        sha256="d2f660fb9f4bca0fa584e7ee4a7da974bcabf24ba17ff759872b25e327751e50",
-        model_kwargs=_DOAGAN_EFFNET_KWARGS,
-        input_long_side=256,
-        classes=("pristine", "source", "target"),
-        config="configs/doagan_effnet_lite0_blend.yaml",
-        data=_DOAGAN_EFFNET_DATA,
-        card="doagan_effnet_lite0.md",
-    ),
-    "keypoint-doagan": WeightSpec(
-        model="keypoint-doagan",
-        file="doagan_effnet_lite0.safetensors",
-        sha256="d2f660fb9f4bca0fa584e7ee4a7da974bcabf24ba17ff759872b25e327751e50",
-        model_kwargs={
-            "doagan_model": "doagan-effnet-lite0",
-            "doagan": _DOAGAN_EFFNET_KWARGS,
-            "doagan_long_side": 256,
-        },
-        input_long_side=None,
-        classes=("pristine", "source", "target"),
-        config="configs/doagan_effnet_lite0_blend.yaml",
-        data="none for the keypoint part (training-free); DOA-GAN part: " + _DOAGAN_EFFNET_DATA,
-        card="keypoint_doagan.md",
-        state_prefix="doagan.",
-    ),
-    "dmac-effnet-lite0": WeightSpec(
-        model="dmac-effnet-lite0",
-        file="dmac_effnet_lite0.safetensors",
-        sha256="3dbfe4cf3510b13b0a367a352ce3d39b76f04c6cecd3d9513276211ddb8add8d",
-        model_kwargs={
-            "aspp_channels": 96,
-            "aspp_rates": [6, 12, 18, 24],
-            "exclude_zero_shift": False,
-            "pretrained_backbone": False,
-            "top_t": 6,
-        },
-        input_long_side=256,
-        classes=("not_shared", "shared"),
-        config="configs/dmac_effnet_lite0.yaml",
-        data="3,600 probe/donor pairs generated from BSDS500 train (2,400) and CamVid train "
-        "(1,200) photos in DMAC's thirds (foreground, background, negative), random "
-        "post-processing attacks on 30 % of the probes",
-        card="dmac_effnet_lite0.md",
-    ),
-}
+
+def register_weights(spec: WeightSpec, *, default: bool = False) -> WeightSpec:
+    """Record a shipped weights spec; ``default=True`` makes it the model's default.
+
+    Raises:
+        ValueError: a spec of that name is already registered, the tag is empty or holds a
+            dot, or the model already has a default.
+    """
+    if not spec.tag or "." in spec.tag:
+        raise ValueError(f"weights tag must be a non-empty word without '.', got {spec.tag!r}")
+    if spec.name in _SPECS:
+        raise ValueError(f"weights {spec.name!r} are already registered")
+    if default and spec.model in _DEFAULT_TAG:
+        raise ValueError(f"model {spec.model!r} already has default weights")
+    _SPECS[spec.name] = spec
+    if default:
+        _DEFAULT_TAG[spec.model] = spec.tag
+    return spec
+
+
+def _ensure_builtin_weights() -> None:
+    # The specs are registered beside their models.
+    import tamperscope.models  # noqa: F401
+
+
+def split_weights_name(name: str) -> tuple[str, str | None]:
+    """``"MODEL.TAG"`` -> ``("MODEL", "TAG")``; ``"MODEL"`` -> ``("MODEL", None)``."""
+    model, dot, tag = name.partition(".")
+    return model, (tag if dot else None)
+
+
+def list_weights(model: str | None = None) -> list[str]:
+    """Names (``MODEL.TAG``) of the shipped weights, sorted; only ``model``'s when given."""
+    _ensure_builtin_weights()
+    return sorted(n for n, s in _SPECS.items() if model is None or s.model == model)
 
 
 def default_weights(model: str) -> WeightSpec | None:
     """The shipped default weights of ``model``, or ``None`` when it ships none."""
-    return _SHIPPED.get(model)
+    _ensure_builtin_weights()
+    tag = _DEFAULT_TAG.get(model)
+    return None if tag is None else _SPECS[f"{model}.{tag}"]
 
 
-def get_weight_spec(model: str) -> WeightSpec:
-    """The shipped default weights of ``model``.
+def get_weight_spec(model: str, tag: str | None = None) -> WeightSpec:
+    """Shipped weights of ``model``: those tagged ``tag``, or the default.
+
+    ``model`` may also be a full name ``MODEL.TAG``.
 
     Raises:
-        KeyError: the model ships no weights; the message lists the models that do.
+        KeyError: the model ships no weights, or none of that tag; the message lists what
+            ships.
     """
+    _ensure_builtin_weights()
+    if tag is None:
+        model, tag = split_weights_name(model)
+    if tag is None:
+        spec = default_weights(model)
+        if spec is not None:
+            return spec
+        shipped = ", ".join(sorted({s.model for s in _SPECS.values()})) or "none"
+        raise KeyError(f"model {model!r} ships no weights (models with weights: {shipped})")
     try:
-        return _SHIPPED[model]
+        return _SPECS[f"{model}.{tag}"]
     except KeyError:
-        shipped = ", ".join(sorted(_SHIPPED)) or "none"
+        tags = ", ".join(list_weights(model)) or "none"
         raise KeyError(
-            f"model {model!r} ships no weights (models with weights: {shipped})"
+            f"no shipped weights {model}.{tag} (shipped for {model!r}: {tags})"
         ) from None
 
 

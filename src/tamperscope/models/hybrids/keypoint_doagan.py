@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tamperscope.models.keypoint import (
+from tamperscope.models.keypoint.detector import (
     KeypointConfig,
     KeypointInputError,
     KeypointResult,
@@ -37,7 +37,7 @@ from tamperscope.models.keypoint import (
     detect_on_batch,
 )
 from tamperscope.models.outputs import CopyMoveOutput
-from tamperscope.registry import create_model, register_model
+from tamperscope.registry import Task, WeightPart, create_model, register_model
 
 __all__ = ["KeypointDOAGAN", "source_probability_from_map"]
 
@@ -70,7 +70,30 @@ def source_probability_from_map(
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, d))))
 
 
-@register_model("keypoint-doagan")
+#: Why the trainer refuses this model (its output carries no gradient).
+_NOT_TRAINABLE = (
+    "train its DOA-GAN part (e.g. model.name: doagan-effnet-lite0), then load that file "
+    "into this model with load_model('keypoint-doagan', weights=FILE) or "
+    "'tamperscope analyze --model keypoint-doagan --weights FILE'"
+)
+
+#: A weights file of a 3-class copy-move model (a DOA-GAN) fills the ``doagan`` part.
+DOAGAN_PART = WeightPart(
+    attribute="doagan",
+    model_kwarg="doagan_model",
+    kwargs_kwarg="doagan",
+    long_side_kwarg="doagan_long_side",
+    task=Task.COPY_MOVE,
+)
+
+
+@register_model(
+    "keypoint-doagan",
+    task=Task.COPY_MOVE,
+    trainable=False,
+    not_trainable_reason=_NOT_TRAINABLE,
+    parts=(DOAGAN_PART,),
+)
 class KeypointDOAGAN(nn.Module):
     """``keypoint-cmfd`` regions and image score, split into source and target by DOA-GAN.
 
@@ -96,23 +119,6 @@ class KeypointDOAGAN(nn.Module):
     #: ``analyze`` feeds the full image: the keypoint detector resizes to ``max_side`` itself
     #: and DOA-GAN runs at ``doagan_long_side``.
     analysis_long_side: int | None = None
-
-    #: Why the trainer refuses this model (its output carries no gradient).
-    not_trainable = (
-        "train its DOA-GAN part (e.g. model.name: doagan-effnet-lite0), then load that file "
-        "into this model with load_model('keypoint-doagan', weights=FILE) or "
-        "'tamperscope analyze --model keypoint-doagan --weights FILE'"
-    )
-
-    #: How a weights file of another model becomes this model's part: the constructor kwargs
-    #: that take the file's model name, its kwargs and its analysis size, and the prefix of the
-    #: part's tensors (see :func:`tamperscope.api.load_model`).
-    weights_part = {
-        "model": "doagan_model",
-        "kwargs": "doagan",
-        "long_side": "doagan_long_side",
-        "prefix": "doagan.",
-    }
 
     def __init__(
         self,

@@ -79,7 +79,7 @@ from torch import nn
 
 from tamperscope.errors import TamperscopeError
 from tamperscope.models.outputs import CopyMoveOutput
-from tamperscope.registry import register_model
+from tamperscope.registry import Task, register_model
 
 logger = logging.getLogger(__name__)
 
@@ -730,7 +730,10 @@ def detect_on_batch(
     )
 
 
-@register_model("keypoint-cmfd")
+@register_model("keypoint-cmfd", task=Task.COPY_MOVE, trainable=False, not_trainable_reason=(
+    "keypoint-cmfd is training-free (SIFT matching); train a learned copy-move model such as "
+    "doagan-effnet-lite0"
+))
 class KeypointCMFD(nn.Module):
     """Training-free SIFT copy-move detector as a ``torch.nn.Module`` (Amerini et al., TIFS 2011).
 
