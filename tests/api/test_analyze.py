@@ -127,7 +127,9 @@ def test_load_model_missing_weights_file(tmp_path):
 
 @pytest.fixture
 def registered_bright():
-    registry.register_model("test-bright", task="copy_move", trainable=False)(lambda **kw: BrightRegionModel())
+    registry.register_model("test-bright", task="copy_move", trainable=False)(
+        lambda **kw: BrightRegionModel()
+    )
     yield "test-bright"
     registry.unregister_model("test-bright")
 

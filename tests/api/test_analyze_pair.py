@@ -264,7 +264,9 @@ def test_model_with_wrong_output_is_reported():
 
 @pytest.fixture
 def registered_pair():
-    registry.register_model("test-bright-pair", task="pair", trainable=False)(lambda **kw: BrightPairModel())
+    registry.register_model("test-bright-pair", task="pair", trainable=False)(
+        lambda **kw: BrightPairModel()
+    )
     yield "test-bright-pair"
     registry.unregister_model("test-bright-pair")
 

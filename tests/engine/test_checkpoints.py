@@ -13,7 +13,6 @@ from _engine_helpers import TINY, tiny_config
 from safetensors import safe_open
 
 from tamperscope.engine import train
-from tamperscope.weights.batchnorm import disable_bn_running_stats
 from tamperscope.engine.checkpoints import (
     CheckpointError,
     capture_rng_state,
@@ -27,6 +26,7 @@ from tamperscope.engine.checkpoints import (
     unflatten_optimizer_state,
 )
 from tamperscope.registry import create_model
+from tamperscope.weights.batchnorm import disable_bn_running_stats
 
 
 def _trained_model_and_optimizer() -> tuple[torch.nn.Module, torch.optim.Optimizer]:

@@ -12,8 +12,8 @@ from test_keypoint import shifted_copy, textured_image, to_tensor
 from torch import nn
 
 import tamperscope
-from tamperscope.models.keypoint import KeypointInputError, detect_copy_move
 from tamperscope.models.hybrids.keypoint_doagan import KeypointDOAGAN, source_probability_from_map
+from tamperscope.models.keypoint import KeypointInputError, detect_copy_move
 from tamperscope.models.outputs import CopyMoveOutput
 from tamperscope.registry import create_model, list_models, register_model
 

@@ -231,9 +231,7 @@ def build_from_spec(spec: WeightSpec, **model_kwargs: Any) -> LoadedModel:
     return LoadedModel(model, spec.model, sha, spec.input_long_side, spec.name)
 
 
-def build_from_file(
-    path: str | Path, name: str | None = None, **model_kwargs: Any
-) -> LoadedModel:
+def build_from_file(path: str | Path, name: str | None = None, **model_kwargs: Any) -> LoadedModel:
     """Build the model a weights file names (or composite ``name`` around it) and load it.
 
     Args:
@@ -263,8 +261,8 @@ def build_from_file(
 
 
 def _is_spec_name(weights: str) -> bool:
-    return not Path(weights).exists() and "/" not in weights and not weights.endswith(
-        ".safetensors"
+    return (
+        not Path(weights).exists() and "/" not in weights and not weights.endswith(".safetensors")
     )
 
 

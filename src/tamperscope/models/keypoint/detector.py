@@ -730,10 +730,15 @@ def detect_on_batch(
     )
 
 
-@register_model("keypoint-cmfd", task=Task.COPY_MOVE, trainable=False, not_trainable_reason=(
-    "keypoint-cmfd is training-free (SIFT matching); train a learned copy-move model such as "
-    "doagan-effnet-lite0"
-))
+@register_model(
+    "keypoint-cmfd",
+    task=Task.COPY_MOVE,
+    trainable=False,
+    not_trainable_reason=(
+        "keypoint-cmfd is training-free (SIFT matching); train a learned copy-move model such as "
+        "doagan-effnet-lite0"
+    ),
+)
 class KeypointCMFD(nn.Module):
     """Training-free SIFT copy-move detector as a ``torch.nn.Module`` (Amerini et al., TIFS 2011).
 
