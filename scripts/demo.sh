@@ -15,7 +15,7 @@ mkdir -p "$OUT/photos"
 "$BIN/python" - "$OUT/photos" <<'PY'
 import sys
 import skimage.data
-from tamperscope.data.io import write_image
+from tamperscope.io import write_image
 write_image(f"{sys.argv[1]}/chelsea.png", skimage.data.chelsea())
 PY
 

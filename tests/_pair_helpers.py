@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tamperscope.data.io import write_image
 from tamperscope.engine.config import ExperimentConfig, config_from_dict
+from tamperscope.io import write_image
 from tamperscope.models.outputs import PairOutput
 from tamperscope.registry import list_models, register_model
 

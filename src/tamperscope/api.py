@@ -19,16 +19,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tamperscope import __version__
 from tamperscope.data.base import ForgeryDataset, PairDataset
-from tamperscope.data.io import IMAGE_EXTENSIONS, read_image, write_image, write_json
 from tamperscope.errors import TamperscopeError
 from tamperscope.inference.copy_move import predict_copy_move
 from tamperscope.inference.pairs import PAIR_SIZE, predict_pair, probe_windows, uses_sliding
+from tamperscope.io import IMAGE_EXTENSIONS, read_image, write_image, write_json
 from tamperscope.metrics.evaluation import PredictionError, predict_each
 from tamperscope.registry import Task, list_models, model_task
 from tamperscope.report.masks import colour_mask, overlay, region_summary
 from tamperscope.types import PairReport, PairSample, Report, Sample
+from tamperscope.version import __version__
 from tamperscope.weights.loading import build_model
 
 #: The model ``analyze`` uses when none is named.

@@ -13,9 +13,9 @@ import tamperscope
 from tamperscope import registry
 from tamperscope.api import Detector, expand_inputs, load_model
 from tamperscope.cli import app
-from tamperscope.data.io import read_image, write_image
 from tamperscope.errors import ImageReadError, TamperscopeError
 from tamperscope.inference.copy_move import analysed_size, predict_copy_move
+from tamperscope.io import read_image, write_image
 from tamperscope.models.outputs import CopyMoveOutput
 
 

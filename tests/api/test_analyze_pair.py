@@ -15,10 +15,9 @@ import tamperscope
 from tamperscope import registry
 from tamperscope.api import Detector, load_model
 from tamperscope.cli import app
-from tamperscope.data.io import read_image, write_image
 from tamperscope.errors import ImageReadError, TamperscopeError
-from tamperscope.inference.pairs import predict_pair, probe_windows, uses_sliding
-from tamperscope.metrics.pairs import pair_score
+from tamperscope.inference.pairs import pair_score, predict_pair, probe_windows, uses_sliding
+from tamperscope.io import read_image, write_image
 from tamperscope.models.outputs import PairOutput
 
 JSON_KEYS = {

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tamperscope.data.io import (
+from tamperscope.errors import ImageReadError
+from tamperscope.io import (
     binarize_mask,
     list_images,
     read_image,
@@ -14,7 +15,6 @@ from tamperscope.data.io import (
     write_image,
     write_json,
 )
-from tamperscope.errors import ImageReadError
 
 
 def _rgb(rng: np.random.Generator, h: int = 24, w: int = 32) -> np.ndarray:

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from tamperscope.data.io import write_image
 from tamperscope.engine.config import ExperimentConfig, config_from_dict
+from tamperscope.io import write_image
 from tamperscope.models.outputs import CopyMoveOutput
 from tamperscope.registry import list_models, register_model
 

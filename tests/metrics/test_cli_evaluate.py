@@ -15,7 +15,7 @@ from tamperscope.cli import app
 from tamperscope.cli.evaluate import parse_dataset_options
 from tamperscope.data import base
 from tamperscope.data.base import ForgeryDataset, PairDataset
-from tamperscope.data.io import read_mask
+from tamperscope.io import read_mask
 from tamperscope.types import Sample
 
 runner = CliRunner()

@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 from _pair_helpers import TINY_PAIR, make_pair_set, photos
 from tamperscope.cli import app
 from tamperscope.data.base import open_dataset
-from tamperscope.data.io import read_mask, write_image
+from tamperscope.inference.pairs import pair_score
+from tamperscope.io import read_mask, write_image
 from tamperscope.metrics.evaluation import (
     PER_PAIR_COLUMNS,
     PredictionError,
     evaluate_pair_predictions,
 )
-from tamperscope.metrics.pairs import pair_score
 from tamperscope.metrics.tables import format_pair_table, main, pair_summary_row, read_pair_rows
 
 runner = CliRunner()

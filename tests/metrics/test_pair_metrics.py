@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tamperscope.metrics.pairs import mask_score, pair_localization_scores, pair_score
+from tamperscope.inference.pairs import mask_score, pair_score
+from tamperscope.metrics.pairs import pair_localization_scores
 from tamperscope.metrics.pixel import confusion_counts
 
 

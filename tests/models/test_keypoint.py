@@ -357,7 +357,7 @@ def test_real_copy_move_union_f1() -> None:
     folder = DATA / "real-dev" / "cm-disambiguation"
     if not (folder / "test01.tif").is_file():
         pytest.skip(f"real data not found at {folder.resolve()}")
-    from tamperscope.data.io import read_image, read_mask
+    from tamperscope.io import read_image, read_mask
 
     result = detect_copy_move(read_image(folder / "test01.tif"))
     gt = read_mask(folder / "test01_gt.png")

@@ -163,8 +163,8 @@ def test_a_doagan_weights_file_loads_into_the_hybrid(tmp_path) -> None:
     from typer.testing import CliRunner
 
     from tamperscope.cli import app
-    from tamperscope.data.io import write_image
     from tamperscope.errors import TamperscopeError
+    from tamperscope.io import write_image
     from tamperscope.weights.weights import get_weight_spec
 
     path = get_weight_spec("doagan-effnet-lite0").path  # any file from 'tamperscope train'

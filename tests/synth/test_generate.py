@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tamperscope.cli import app
-from tamperscope.data.io import read_mask, write_image
 from tamperscope.errors import DatasetError, TamperscopeError
+from tamperscope.io import read_mask, write_image
 from tamperscope.synth import (
     AREA_GROUPS,
     GenerationError,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from tamperscope import __version__
 from tamperscope.cli import analyze as _analyze
 from tamperscope.cli import analyze_pair as _analyze_pair
 from tamperscope.cli import evaluate as _evaluate
 from tamperscope.cli import synth as _synth
 from tamperscope.cli import train as _train
+from tamperscope.version import __version__
 
 app = typer.Typer(
     name="tamperscope",

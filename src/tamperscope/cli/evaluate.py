@@ -43,9 +43,9 @@ from rich.table import Table
 
 from tamperscope.api import load_model, model_pair_predictions, model_predictions
 from tamperscope.data.base import PairDataset, open_dataset
-from tamperscope.data.io import atomic_open, write_json
 from tamperscope.errors import TamperscopeError
 from tamperscope.inference.pairs import PAIR_SIZE
+from tamperscope.io import atomic_open, write_json
 from tamperscope.metrics.evaluation import (
     PER_IMAGE_COLUMNS,
     PER_PAIR_COLUMNS,

@@ -33,10 +33,10 @@ from tamperscope.data.comofod import CoMoFoDDataset
 from tamperscope.data.coverage import CoverageDataset
 from tamperscope.data.folder import FolderDataset
 from tamperscope.data.generated import GeneratedDataset, GeneratedPairDataset
-from tamperscope.data.io import read_image, read_mask, write_image
 from tamperscope.data.manifest import ManifestDataset, ManifestPairDataset
 from tamperscope.data.noso import NoSoDataset
 from tamperscope.data.usc_isi import USCISIDataset
+from tamperscope.io import read_image, read_mask, write_image
 
 __all__ = [
     "BusterNetHDF5Dataset",

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from tamperscope.data.base import ForgeryDataset
-from tamperscope.data.io import read_image
 from tamperscope.errors import DatasetError
+from tamperscope.io import read_image
 from tamperscope.types import MaskKind, Sample
 
 

@@ -34,7 +34,6 @@ import numpy as np
 
 from tamperscope.data._records import Record, RecordDataset, warn_missing
 from tamperscope.data.base import register_dataset
-from tamperscope.data.io import list_images
 from tamperscope.data.masks import (
     StemIndex,
     normalize_stem,
@@ -43,6 +42,7 @@ from tamperscope.data.masks import (
     unique_names,
 )
 from tamperscope.errors import DatasetError
+from tamperscope.io import list_images
 
 _TAMPERED = re.compile(r"^(sp|tp)_([sd])_", re.IGNORECASE)
 _SERIAL = re.compile(r"_(\d+)$")

@@ -20,7 +20,6 @@ import numpy as np
 
 from tamperscope.data._records import Record, RecordDataset, warn_missing
 from tamperscope.data.base import register_dataset
-from tamperscope.data.io import list_images
 from tamperscope.data.masks import (
     DEFAULT_COLOUR_TOLERANCE,
     find_by_stem,
@@ -29,6 +28,7 @@ from tamperscope.data.masks import (
     read_three_class_mask,
 )
 from tamperscope.errors import DatasetError
+from tamperscope.io import list_images
 from tamperscope.types import Sample
 
 _IMAGE = re.compile(r"^test\d+$", re.IGNORECASE)

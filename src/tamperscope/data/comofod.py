@@ -26,7 +26,6 @@ import numpy as np
 
 from tamperscope.data._records import Record, RecordDataset, warn_missing
 from tamperscope.data.base import register_dataset
-from tamperscope.data.io import list_images
 from tamperscope.data.masks import (
     DEFAULT_COLOUR_TOLERANCE,
     THREE_CLASS_PALETTE,
@@ -35,6 +34,7 @@ from tamperscope.data.masks import (
     read_three_class_mask,
 )
 from tamperscope.errors import DatasetError
+from tamperscope.io import list_images
 
 _NAME = re.compile(r"^(\d+)_([FOBM])(?:_([A-Za-z]{2})(\d+))?$")
 

@@ -25,7 +25,6 @@ import numpy as np
 
 from tamperscope.data._records import Record, RecordDataset, warn_missing
 from tamperscope.data.base import register_dataset
-from tamperscope.data.io import list_images
 from tamperscope.data.masks import (
     compose_three_class,
     find_by_stem,
@@ -34,6 +33,7 @@ from tamperscope.data.masks import (
     resize_mask,
 )
 from tamperscope.errors import DatasetError
+from tamperscope.io import list_images
 
 _FORGED = re.compile(r"^(\d+)t$", re.IGNORECASE)
 _ORIGINAL = re.compile(r"^(\d+)$")

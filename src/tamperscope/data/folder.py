@@ -6,9 +6,9 @@ from pathlib import Path
 
 from tamperscope.data._records import Record, RecordDataset
 from tamperscope.data.base import register_dataset
-from tamperscope.data.io import IMAGE_EXTENSIONS, list_images
 from tamperscope.data.masks import unique_names
 from tamperscope.errors import DatasetError
+from tamperscope.io import IMAGE_EXTENSIONS, list_images
 
 #: Label of images whose authenticity is unknown.
 UNKNOWN_LABEL = -1

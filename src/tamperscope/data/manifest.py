@@ -31,9 +31,9 @@ import numpy as np
 
 from tamperscope.data._records import Record, RecordDataset
 from tamperscope.data.base import PairDataset, register_dataset
-from tamperscope.data.io import read_image
 from tamperscope.data.masks import read_binary_mask, read_three_class_mask, unique_names
 from tamperscope.errors import DatasetError
+from tamperscope.io import read_image
 from tamperscope.types import MaskKind, PairSample, Sample
 
 _MANIFEST_NAMES = ("manifest.jsonl", "manifest.csv", "manifest.json")

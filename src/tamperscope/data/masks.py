@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tamperscope.data.io import IMAGE_EXTENSIONS, read_mask
 from tamperscope.errors import ImageReadError
+from tamperscope.io import IMAGE_EXTENSIONS, read_mask
 from tamperscope.types import PRISTINE, SOURCE, TARGET
 
 #: Colours of the 3-class colour masks used by BusterNet (USC-ISI CMFD, CASIA-CMFD,
@@ -188,7 +188,7 @@ def read_binary_mask(
     """Read a mask file as a binary mask, resized to ``shape`` when given.
 
     Args:
-        path: mask file (any format :func:`~tamperscope.data.io.read_mask` reads).
+        path: mask file (any format :func:`~tamperscope.io.read_mask` reads).
         shape: (H, W) of the image in pixels, or ``None`` to keep the file's size.
         threshold: grey level (0-255) from which a pixel counts as tampered.
 

@@ -21,7 +21,6 @@ import numpy as np
 
 from tamperscope.data._records import Record, RecordDataset, warn_missing
 from tamperscope.data.base import register_dataset
-from tamperscope.data.io import list_images
 from tamperscope.data.masks import (
     DEFAULT_COLOUR_TOLERANCE,
     find_by_stem,
@@ -30,6 +29,7 @@ from tamperscope.data.masks import (
     read_three_class_mask,
 )
 from tamperscope.errors import DatasetError
+from tamperscope.io import list_images
 
 _FORGED = re.compile(r"^(\d+)_mod(?:_\d+)?$", re.IGNORECASE)
 _ORIGINAL = re.compile(r"^(\d+)$")

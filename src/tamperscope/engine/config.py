@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from tamperscope.data.io import atomic_open
 from tamperscope.errors import TamperscopeError
+from tamperscope.io import atomic_open
 
 __all__ = [
     "ConfigError",

@@ -39,7 +39,6 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from tamperscope.data.base import ForgeryDataset
-from tamperscope.data.io import atomic_open, write_json
 from tamperscope.data.training import TrainingDataset
 from tamperscope.engine.checkpoints import (
     capture_rng_state,
@@ -66,6 +65,7 @@ from tamperscope.engine.schedules import (
     in_warmup,
 )
 from tamperscope.errors import TamperscopeError
+from tamperscope.io import atomic_open, write_json
 from tamperscope.losses import (
     CompositeLoss,
     build_loss,

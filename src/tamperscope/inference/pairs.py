@@ -25,13 +25,44 @@ import torch
 import torch.nn.functional as F
 
 from tamperscope.inference.copy_move import to_tensor
-from tamperscope.metrics.pairs import pair_score
 from tamperscope.models.outputs import PairOutput
 
 __all__ = ["PAIR_SIZE", "predict_pair", "probe_windows", "uses_sliding"]
 
 #: Side (pixels) both images of a pair are analysed at by default (DMAC's input, 256 x 256).
 PAIR_SIZE = 256
+
+
+def mask_score(prob: np.ndarray, threshold: float = 0.5) -> float:
+    """Average probability of the pixels strictly above ``threshold``; 0 when there is none.
+
+    Args:
+        prob: (H, W) float in [0, 1].
+        threshold: pixel threshold (DMAC: 0.5).
+
+    Returns:
+        Score in [0, 1].
+    """
+    p = np.asarray(prob, dtype=np.float64)
+    above = p[p > threshold]
+    return float(above.mean()) if above.size else 0.0
+
+
+def pair_score(prob_a: np.ndarray, prob_b: np.ndarray, threshold: float = 0.5) -> float:
+    """Tampered probability of a probe/donor pair, DMAC's rule.
+
+    The mean over both masks of :func:`mask_score` (the average score of the pixels above
+    0.5, 0 when no pixel is above 0.5).
+
+    Args:
+        prob_a: (H1, W1) float in [0, 1], probe map.
+        prob_b: (H2, W2) float in [0, 1], donor map (sizes may differ).
+        threshold: pixel threshold.
+
+    Returns:
+        Score in [0, 1].
+    """
+    return 0.5 * (mask_score(prob_a, threshold) + mask_score(prob_b, threshold))
 
 
 def _check_size(size: int) -> None:

@@ -27,7 +27,7 @@ from tamperscope.metrics.image import (
     image_level_metrics,
 )
 from tamperscope.metrics.modules import ProtocolBF1, ThreeClassF1
-from tamperscope.metrics.pairs import pair_localization_scores, pair_score
+from tamperscope.metrics.pairs import pair_localization_scores
 from tamperscope.metrics.pixel import (
     ConfusionCounts,
     ScoreHistogram,
@@ -69,7 +69,6 @@ __all__ = [
     "no_score_zone",
     "pair_folder_predictions",
     "pair_localization_scores",
-    "pair_score",
     "pixel_auc",
     "three_class_labels",
 ]

@@ -36,13 +36,13 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from tamperscope import __version__
 from tamperscope.data.base import ForgeryDataset, PairDataset
-from tamperscope.data.io import read_mask
 from tamperscope.errors import ImageReadError, TamperscopeError
+from tamperscope.inference.pairs import pair_score
+from tamperscope.io import read_mask
 from tamperscope.metrics.discernibility import discernibility_outcome, discernibility_summary
 from tamperscope.metrics.image import combined_f1, image_level_metrics, image_roc
-from tamperscope.metrics.pairs import pair_localization_scores, pair_score
+from tamperscope.metrics.pairs import pair_localization_scores
 from tamperscope.metrics.pixel import (
     SCORE_NAMES,
     ConfusionCounts,
@@ -58,6 +58,7 @@ from tamperscope.metrics.pixel import (
     three_class_labels,
 )
 from tamperscope.types import CLASS_NAMES, Sample
+from tamperscope.version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -803,7 +804,7 @@ def pair_folder_predictions(
       [0, 1]; grey PNG value / 255), at the image's size or resized bilinearly to it;
     * optional ``PRED/scores.csv`` (``name,score``) or ``PRED/scores.json`` (``{name:
       score}``): pair scores; a pair without one is scored by DMAC's rule from its maps
-      (:func:`~tamperscope.metrics.pairs.pair_score`).
+      (:func:`~tamperscope.inference.pairs.pair_score`).
 
     Args:
         dataset: the ground-truth pairs.
@@ -858,7 +859,7 @@ def evaluate_pair_predictions(
     (empty masks skipped, so negative pairs are left out) and ``all_pairs`` (empty masks
     count: 1 when nothing is predicted, else IoU 0, MCC 0, NMM -1). Pairs without masks are
     not localized. Detection: the pair score (given, else
-    :func:`~tamperscope.metrics.pairs.pair_score` of the maps) against the pair label, with
+    :func:`~tamperscope.inference.pairs.pair_score` of the maps) against the pair label, with
     :func:`~tamperscope.metrics.image.image_level_metrics` (precision, recall, F1, AUC, EER,
     ...).
 

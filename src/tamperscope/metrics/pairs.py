@@ -3,8 +3,8 @@
 Follows DMAC: Liu, Zhu, Zhao and Cao, "Adversarial Learning for Constrained Image Splicing
 Detection and Localization Based on Atrous Convolution", IEEE TIFS 2019
 (DOI 10.1109/TIFS.2019.2902826): localization is scored by IoU, MCC and NMM averaged over
-the two masks of a pair, and a pair's tampered probability is the mean over both masks of the
-average score of the pixels above 0.5.
+the two masks of a pair. The pair score (DMAC's rule) is
+:func:`tamperscope.inference.pairs.pair_score`.
 """
 
 from __future__ import annotations
@@ -17,38 +17,6 @@ from tamperscope.metrics.pixel import (
     confusion_counts,
     localization_scores,
 )
-
-
-def mask_score(prob: np.ndarray, threshold: float = 0.5) -> float:
-    """Average probability of the pixels strictly above ``threshold``; 0 when there is none.
-
-    Args:
-        prob: (H, W) float in [0, 1].
-        threshold: pixel threshold (DMAC: 0.5).
-
-    Returns:
-        Score in [0, 1].
-    """
-    p = np.asarray(prob, dtype=np.float64)
-    above = p[p > threshold]
-    return float(above.mean()) if above.size else 0.0
-
-
-def pair_score(prob_a: np.ndarray, prob_b: np.ndarray, threshold: float = 0.5) -> float:
-    """Tampered probability of a probe/donor pair, DMAC's rule.
-
-    The mean over both masks of :func:`mask_score` (the average score of the pixels above
-    0.5, 0 when no pixel is above 0.5).
-
-    Args:
-        prob_a: (H1, W1) float in [0, 1], probe map.
-        prob_b: (H2, W2) float in [0, 1], donor map (sizes may differ).
-        threshold: pixel threshold.
-
-    Returns:
-        Score in [0, 1].
-    """
-    return 0.5 * (mask_score(prob_a, threshold) + mask_score(prob_b, threshold))
 
 
 def pair_localization_scores(

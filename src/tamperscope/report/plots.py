@@ -8,7 +8,7 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from tamperscope.data.io import atomic_open
+from tamperscope.io import atomic_open
 
 
 def write_roc_plot(

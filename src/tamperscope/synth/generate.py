@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from tamperscope import __version__
 from tamperscope.errors import ImageReadError, TamperscopeError
 from tamperscope.synth.attacks import (
     Attack,
@@ -63,6 +62,7 @@ from tamperscope.synth.writer import (
     GenerationSummary,
     run_generation,
 )
+from tamperscope.version import __version__
 
 logger = logging.getLogger(__name__)
 

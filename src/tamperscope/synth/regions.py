@@ -28,8 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tamperscope.data.io import list_images, read_image, read_mask
 from tamperscope.errors import DatasetError, ImageReadError, TamperscopeError
+from tamperscope.io import list_images, read_image, read_mask
 from tamperscope.synth.shapes import random_shape
 
 logger = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from tamperscope.data.io import write_image, write_json
 from tamperscope.errors import TamperscopeError
+from tamperscope.io import write_image, write_json
 
 CONFIG_NAME = "config.json"
 MANIFEST_NAME = "manifest.jsonl"

@@ -275,7 +275,7 @@ def _check_image(image: Any) -> np.ndarray:
     if image.dtype != np.uint8:
         raise KeypointInputError(
             f"image must be uint8 in [0, 255], got dtype {image.dtype}; "
-            "use tamperscope.data.io.read_image or scale floats with (img * 255).round()"
+            "use tamperscope.io.read_image or scale floats with (img * 255).round()"
         )
     if image.shape[0] < 2 or image.shape[1] < 2:
         raise KeypointInputError(f"image must be at least 2x2 pixels, got {image.shape[:2]}")
