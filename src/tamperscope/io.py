@@ -1,6 +1,7 @@
 """Decoding and writing of images and masks.
 
-Every image that enters tamperscope goes through :func:`read_image`, which returns the pixels
+Every image that enters tamperscope goes through :func:`read_image` (from a path, bytes or a
+stream), which returns the pixels
 as the camera meant them to be seen: EXIF orientation applied, grey, palette, alpha, CMYK and
 16-bit images converted to 8-bit RGB. Failures raise :class:`~tamperscope.errors.ImageReadError`
 naming the file and the problem. Writes are atomic (temporary file, then rename), so an
@@ -10,13 +11,13 @@ interrupted run never leaves a half-written file behind.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -31,40 +32,78 @@ IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".ppm", ".pgm"}
 )
 
+#: What :func:`read_image` and :func:`read_mask` decode: a file path, the encoded bytes, or a
+#: binary stream (an open file, ``io.BytesIO``, an upload).
+ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
-def _open(path: Path, max_pixels: int) -> Image.Image:
-    if not path.exists():
-        raise ImageReadError(path, "file does not exist")
-    if path.is_dir():
-        raise ImageReadError(path, "is a folder, not an image file")
-    if path.stat().st_size == 0:
-        raise ImageReadError(path, "file is empty (0 bytes)")
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max_pixels
+# Pillow refuses images over twice its process-wide MAX_IMAGE_PIXELS while opening them. It is
+# raised once, here, to tamperscope's documented limit (never lowered, never changed per call,
+# which would race between threads); each read then applies its own ``max_pixels`` from the
+# header size before any pixel is decoded.
+if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_IMAGE_PIXELS:
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+
+
+def source_name(source: ImageSource, name: str | None = None) -> Path:
+    """The name messages use for ``source``: ``name``, the path, or ``<bytes>``/``<stream>``."""
+    if name is not None:
+        return Path(name)
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return Path("<bytes>")
+    return Path(str(getattr(source, "name", "<stream>")))
+
+
+def _stream(source: ImageSource, where: Path) -> BinaryIO | Path:
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise ImageReadError(where, "file does not exist")
+        if path.is_dir():
+            raise ImageReadError(where, "is a folder, not an image file")
+        if path.stat().st_size == 0:
+            raise ImageReadError(where, "file is empty (0 bytes)")
+        return path
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise ImageReadError(where, "no data (0 bytes)")
+        return io.BytesIO(bytes(source))
+    if not hasattr(source, "read"):
+        raise ImageReadError(
+            where, f"not a path, bytes or binary stream (got {type(source).__name__})"
+        )
+    return source
+
+
+def _open(source: ImageSource, max_pixels: int, where: Path) -> Image.Image:
+    if not 0 < max_pixels <= MAX_IMAGE_PIXELS:
+        raise ValueError(f"max_pixels must be in [1, {MAX_IMAGE_PIXELS}], got {max_pixels}")
+    fp = _stream(source, where)
+    limit = (
+        f"over the limit of {max_pixels} pixels ({max_pixels / 1e6:.0f} megapixels; possible "
+        "decompression bomb)"
+    )
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
-            width, height = img.size
-            if width * height > max_pixels:
-                raise ImageReadError(
-                    path,
-                    f"image is {width}x{height} = {width * height} pixels, over the limit of "
-                    f"{max_pixels} pixels (possible decompression bomb)",
-                )
-            img.load()
+        img = Image.open(fp)
+        width, height = img.size
+        if width * height > max_pixels:
+            raise ImageReadError(
+                where, f"image is {width}x{height} = {width * height} pixels, {limit}"
+            )
+        img.load()
     except ImageReadError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(path, f"refused as a possible decompression bomb ({exc})") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(where, limit) from exc
     except UnidentifiedImageError as exc:
-        raise ImageReadError(path, "not an image file, or a format that cannot be decoded") from exc
+        raise ImageReadError(
+            where, "not an image file, or a format that cannot be decoded"
+        ) from exc
     except OSError as exc:
-        raise ImageReadError(path, f"corrupt or truncated image ({exc})") from exc
+        raise ImageReadError(where, f"corrupt or truncated image ({exc})") from exc
     except (ValueError, SyntaxError) as exc:
-        raise ImageReadError(path, f"cannot decode image ({exc})") from exc
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
+        raise ImageReadError(where, f"cannot decode image ({exc})") from exc
     return img
 
 
@@ -83,16 +122,22 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
 
 
-def read_image(path: str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Decode an image file to 8-bit RGB, as it is meant to be displayed.
+def read_image(
+    source: ImageSource, *, max_pixels: int = MAX_IMAGE_PIXELS, name: str | None = None
+) -> np.ndarray:
+    """Decode an image to 8-bit RGB, as it is meant to be displayed.
 
     EXIF orientation is applied; grey, palette, CMYK and YCbCr images are converted to RGB;
     alpha is dropped (composited on nothing: the colour channels are kept as stored); 16-bit and
     float images are rescaled to 0-255.
 
     Args:
-        path: image file (PNG, JPEG, TIFF, BMP, WebP, GIF first frame, PPM/PGM).
-        max_pixels: refuse images with more pixels than this (decompression bombs).
+        source: an image file path (PNG, JPEG, TIFF, BMP, WebP, GIF first frame, PPM/PGM), its
+            encoded bytes, or a binary stream positioned at its start (read, not closed).
+        max_pixels: refuse images with more pixels than this (decompression bombs); at most
+            :data:`MAX_IMAGE_PIXELS`.
+        name: what messages call the image (default: the path, ``<bytes>`` or the stream's
+            ``name``).
 
     Returns:
         (H, W, 3) uint8 array in [0, 255], RGB, C-contiguous.
@@ -100,9 +145,10 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.nd
     Raises:
         ImageReadError: the file is missing, empty, not an image, corrupt or truncated, or over
             ``max_pixels``. The message names the file and the problem.
+        ValueError: ``max_pixels`` outside [1, MAX_IMAGE_PIXELS].
     """
-    path = Path(path)
-    img = _open(path, max_pixels)
+    path = source_name(source, name)
+    img = _open(source, max_pixels, path)
     try:
         img = ImageOps.exif_transpose(img) or img
     except Exception:  # noqa: BLE001 - a broken EXIF block must not make the pixels unreadable
@@ -129,15 +175,18 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.nd
     return rgb if rgb.flags.writeable else rgb.copy()
 
 
-def read_mask(path: str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+def read_mask(
+    source: ImageSource, *, max_pixels: int = MAX_IMAGE_PIXELS, name: str | None = None
+) -> np.ndarray:
     """Decode a mask file as stored, without orientation changes.
 
     Ground-truth masks are read raw: their pixel values carry the labels, so no EXIF rotation
     and no colour conversion beyond dropping alpha are applied.
 
     Args:
-        path: mask file.
+        source: mask file path, encoded bytes or binary stream.
         max_pixels: refuse masks with more pixels than this.
+        name: what messages call the mask (default as :func:`read_image`).
 
     Returns:
         (H, W) uint8 for single-channel masks, or (H, W, 3) uint8 RGB for colour masks. 16-bit
@@ -145,9 +194,10 @@ def read_mask(path: str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.nda
 
     Raises:
         ImageReadError: the file is missing, empty, not an image, corrupt or too large.
+        ValueError: ``max_pixels`` outside [1, MAX_IMAGE_PIXELS].
     """
-    path = Path(path)
-    img = _open(path, max_pixels)
+    path = source_name(source, name)
+    img = _open(source, max_pixels, path)
     try:
         if img.mode == "1":
             arr = np.asarray(img.convert("L"))

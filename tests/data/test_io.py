@@ -135,3 +135,61 @@ def test_write_json_and_list_images(tmp_path, rng):
     write_image(tmp_path / "b.png", _rgb(rng))
     write_image(tmp_path / "a.jpg", _rgb(rng))
     assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.png"]
+
+
+def test_bytes_and_streams_decode_like_files(tmp_path, rng):
+    import io
+
+    img = _rgb(rng)
+    write_image(tmp_path / "a.png", img)
+    data = (tmp_path / "a.png").read_bytes()
+    np.testing.assert_array_equal(read_image(data), img)
+    np.testing.assert_array_equal(read_image(io.BytesIO(data)), img)
+    with open(tmp_path / "a.png", "rb") as fh:
+        np.testing.assert_array_equal(read_image(fh), img)
+    Image.fromarray(img[..., 0], mode="L").save(tmp_path / "m.png")
+    mask_bytes = (tmp_path / "m.png").read_bytes()
+    np.testing.assert_array_equal(read_mask(mask_bytes), img[..., 0])
+
+
+def test_bytes_and_stream_errors_name_the_input():
+    import io
+
+    with pytest.raises(ImageReadError, match=r"^<bytes>: no data \(0 bytes\)"):
+        read_image(b"")
+    with pytest.raises(ImageReadError, match=r"^upload\.jpg: not an image file"):
+        read_image(b"plain text, not pixels", name="upload.jpg")
+    with pytest.raises(ImageReadError, match=r"^<stream>: not an image file"):
+        read_image(io.BytesIO(b"plain text"))
+    with pytest.raises(ImageReadError, match="not a path, bytes or binary stream"):
+        read_image(12345)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_pixels must be in"):
+        read_image(b"x", max_pixels=0)
+
+
+def test_reading_leaves_pillows_limit_alone(tmp_path, rng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    write_image(tmp_path / "a.png", _rgb(rng, 40, 40))
+    before = Image.MAX_IMAGE_PIXELS
+    with pytest.raises(ImageReadError, match="over the limit of 100 pixels"):
+        read_image(tmp_path / "a.png", max_pixels=100)
+    assert Image.MAX_IMAGE_PIXELS == before
+    # Threads with different limits do not see each other's: no process-wide value changes.
+    limits = [100, 10_000] * 8
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(
+            pool.map(
+                lambda m: _outcome(lambda: read_image(tmp_path / "a.png", max_pixels=m)), limits
+            )
+        )
+    assert outcomes == ["refused", "read"] * 8
+    assert Image.MAX_IMAGE_PIXELS == before
+
+
+def _outcome(fn) -> str:
+    try:
+        fn()
+    except ImageReadError:
+        return "refused"
+    return "read"

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from tamperscope.data.base import ForgeryDataset, register_dataset
-from tamperscope.data.comofod import ATTACKS, _attack_meta
+from tamperscope.data.comofod import ATTACKS, attack_meta
 from tamperscope.errors import DatasetError, ImageReadError
 from tamperscope.types import PRISTINE, SOURCE, TARGET, MaskKind, Sample
 
@@ -216,7 +216,7 @@ class BusterNetHDF5Dataset(ForgeryDataset):
         }
         if (match := _COMOFOD_NAME.match(name)) and match.group(2) in (None, *ATTACKS):
             level = int(match.group(3)) if match.group(3) else None
-            meta |= {"id": int(match.group(1)), **_attack_meta(match.group(2), level)}
+            meta |= {"id": int(match.group(1)), **attack_meta(match.group(2), level)}
         return Sample(
             image=image,
             mask=mask,

@@ -74,7 +74,18 @@ def _attack_selector(attacks: Iterable[str] | None) -> tuple[set[str], set[str]]
     return families, exact
 
 
-def _attack_meta(code: str | None, level: int | None) -> dict:
+def attack_meta(code: str | None, level: int | None) -> dict:
+    """CoMoFoD's post-processing code and level as metadata.
+
+    Args:
+        code: attack code (``"JC"`` JPEG, ``"CR"`` colour reduction, ``"BC"``, ``"CA"``,
+            ``"IB"``, ``"NA"``), or ``None`` for the unattacked image.
+        level: the attack level of the file name (1-9), or ``None``.
+
+    Returns:
+        ``{"attack", "level", "attack_name"}``, plus ``jpeg_quality`` (1-100) for JC and
+        ``levels_per_channel`` for CR.
+    """
     if code is None:
         return {"attack": None, "level": None, "attack_name": None}
     meta: dict = {"attack": code, "level": level, "attack_name": ATTACKS.get(code)}
@@ -173,7 +184,7 @@ class CoMoFoDDataset(RecordDataset):
             if not wanted(code, level) or (role == "O" and not include_authentic):
                 continue
             path = images[key]
-            meta = {"id": int(num), **_attack_meta(code, level)}
+            meta = {"id": int(num), **attack_meta(code, level)}
             mask_files: dict[str, Path] = {}
             if role == "F":
                 mask = masks.get((num, mask_role))

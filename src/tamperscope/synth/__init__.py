@@ -17,9 +17,6 @@ from tamperscope.synth.attacks import Attack, apply_attacks, parse_attacks
 from tamperscope.synth.blending import BLEND_MODES, paste
 from tamperscope.synth.copy_move import CopyMoveResult, PlacementError, make_copy_move
 from tamperscope.synth.generate import (
-    CopyMoveOptions,
-    InpaintingOptions,
-    SpliceOptions,
     generate_copy_move,
     generate_inpainting,
     generate_splice_pairs,
@@ -32,6 +29,7 @@ from tamperscope.synth.inpainting import (
     make_inpainting,
     sample_inpainting_mask,
 )
+from tamperscope.synth.options import CopyMoveOptions, InpaintingOptions, SpliceOptions
 from tamperscope.synth.regions import SKIMAGE_PHOTOS, open_region_source
 from tamperscope.synth.sampling import (
     AREA_GROUPS,
