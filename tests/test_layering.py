@@ -1,7 +1,8 @@
 """Imports point one way: each subpackage imports only from layers below it.
 
 io/types at the bottom; data and synth above; models; losses and inference; metrics and report;
-evaluation and engine; api; cli and serve on top. No module imports a private name from another module.
+evaluation and engine; api; cli and serve on top. No module imports a private name from another
+module.
 """
 
 from __future__ import annotations

@@ -43,14 +43,38 @@ app.command("train")(_train.train)
 
 
 @app.command("models")
-def models() -> None:
-    """List the registered models."""
-    from tamperscope.registry import list_models
-    from tamperscope.weights import default_weights
+def models(
+    task: str = typer.Option(
+        None,
+        "--task",
+        help="only models of this task: copy_move, localization, inpainting_box or pair",
+    ),
+) -> None:
+    """List the registered models: task, whether they train, and their shipped weights."""
+    from rich.console import Console
+    from rich.table import Table
 
-    for name in list_models():
-        spec = default_weights(name)
-        typer.echo(f"{name}\t{'shipped weights' if spec else 'no shipped weights'}")
+    from tamperscope.registry import Task, list_models, model_info
+    from tamperscope.weights.weights import default_weights, list_weights
+
+    try:
+        names = list_models(task)
+    except ValueError:
+        typer.echo(
+            f"error: unknown task {task!r}; choose from {', '.join(t.value for t in Task)}",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    table = Table("model", "task", "trains", "shipped weights (default first)")
+    for name in names:
+        info = model_info(name)
+        default = default_weights(name)
+        tags = [w for w in list_weights(name) if default is None or w != default.name]
+        shipped = ([default.name] if default else []) + tags
+        trains = "yes" if info.trainable else "no"
+        none = "not needed (training-free)" if not info.trainable else "none"
+        table.add_row(name, info.task.value, trains, ", ".join(shipped) or none)
+    Console(width=120).print(table)
 
 
 def main() -> None:
