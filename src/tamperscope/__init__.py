@@ -1,7 +1,7 @@
 """tamperscope: image tampering detection and localization.
 
-Copy-move forgeries with source and target told apart, probe/donor splicing, inpainted regions
-and generic manipulations; synthetic forgery generators, benchmark readers and a metric suite.
+Copy-move forgeries with source and target told apart, and probe/donor splicing; synthetic
+forgery generators (copy-move, splice pairs, inpainting), benchmark readers and a metric suite.
 """
 
 from tamperscope.api import analyze, analyze_batch, analyze_pair, load_model
