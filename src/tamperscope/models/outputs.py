@@ -1,4 +1,8 @@
-"""Typed outputs of the models' ``forward``: logits only, never probabilities or losses."""
+"""Typed outputs of the models' ``forward``: logits only, never probabilities or losses.
+
+The class names of the mask channels, in channel order, are given by the constants below;
+a model states its own in :attr:`tamperscope.models.base.TamperModel.classes`.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,41 @@ from dataclasses import dataclass
 
 import torch
 
+__all__ = [
+    "COPY_MOVE_CLASSES",
+    "PAIR_CLASSES",
+    "UNION_CLASSES",
+    "BoxOutput",
+    "CopyMoveOutput",
+    "LocalizationOutput",
+    "PairOutput",
+]
+
+#: Channels of a 3-class copy-move mask (softmax over the channels).
+COPY_MOVE_CLASSES: tuple[str, ...] = ("pristine", "source", "target")
+#: The one channel of a union (1-class) mask: forged versus pristine (sigmoid).
+UNION_CLASSES: tuple[str, ...] = ("forged",)
+#: Channels of a probe/donor mask (softmax over the channels).
+PAIR_CLASSES: tuple[str, ...] = ("not_shared", "shared")
+
 
 @dataclass(frozen=True)
 class CopyMoveOutput:
-    """Output of a copy-move detector.
+    """Output of a copy-move detector (task ``copy_move``).
+
+    Two heads exist. A 3-class head (:data:`COPY_MOVE_CLASSES`) tells the copied region
+    (source) from its pasted copy (target): its probabilities are the softmax over the
+    channels. A 1-class union head (:data:`UNION_CLASSES`, e.g. DOA-GAN built with
+    ``num_classes=1`` for data without source/target masks) only marks forged pixels, source
+    or target alike: its probability is the sigmoid of the channel. The model's ``classes``
+    says which.
 
     Attributes:
-        mask_logits: (B, C, H, W) float32 logits; C = 3 (pristine, source, target) for 3-class
-            heads, C = 1 (forged vs pristine) for 1-class heads. H, W are the input size.
-        score_logit: (B,) float32 image-level logit (forged vs pristine).
+        mask_logits: (B, C, H, W) float32 logits, C = ``len(model.classes)`` (3 or 1); H, W
+            are the input size. Training-free detectors give log-probabilities, which are
+            logits whose softmax returns the probabilities.
+        score_logit: (B,) float32 image-level logit of "the image holds a copy-move"
+            (sigmoid gives the score in [0, 1]).
     """
 
     mask_logits: torch.Tensor
@@ -23,12 +53,15 @@ class CopyMoveOutput:
 
 @dataclass(frozen=True)
 class PairOutput:
-    """Output of a probe/donor (constrained splicing) model such as DMAC.
+    """Output of a probe/donor (constrained splicing) model such as DMAC (task ``pair``).
 
     Attributes:
-        probe_logits: (B, 2, h, w) float32 logits of the probe, channels (not shared,
-            shared/tampered); h, w are the model's output grid (stride 8 for DMAC).
-        donor_logits: (B, 2, h, w) float32 logits of the donor, same layout.
+        probe_logits: (B, 2, h, w) float32 logits of the probe, channels
+            :data:`PAIR_CLASSES` (not shared, shared: the region spliced from the donor),
+            softmax over the channels; h = ceil(H / s), w = ceil(W / s) for the model's
+            ``output_stride`` s (8 for DMAC).
+        donor_logits: (B, 2, h, w) float32 logits of the donor, same layout (shared: the
+            region that was copied into the probe).
     """
 
     probe_logits: torch.Tensor
@@ -40,8 +73,8 @@ class LocalizationOutput:
     """Output of a binary manipulation localizer (splicing, inpainting, any edit).
 
     Attributes:
-        mask_logits: (B, 1, H, W) float32 logits of "this pixel is manipulated"; H, W are the
-            input size.
+        mask_logits: (B, 1, H, W) float32 logits of "this pixel is manipulated" (sigmoid);
+            H, W are the input size.
         score_logit: (B,) float32 image-level logit (manipulated vs authentic).
     """
 

@@ -1,8 +1,8 @@
 """DMAC: deep matching with atrous convolution for constrained image splicing (probe/donor).
 
-Liu, Liu, Cheng, "Adversarial Learning for Constrained Image Splicing Detection and
-Localization based on Atrous Convolution", IEEE TIFS 2019 (arXiv:1901.06595,
-DOI 10.1109/TIFS.2019.2902826).
+Liu, Zhu, Zhao, Cao, "Adversarial Learning for Constrained Image Splicing Detection and
+Localization based on Atrous Convolution", IEEE Transactions on Information Forensics and
+Security 14(10), 2019 (DOI 10.1109/TIFS.2019.2902826).
 
 Given a probe and a donor image, DMAC predicts for both the region they share (the region of
 the donor that was spliced into the probe). The network:
@@ -50,6 +50,7 @@ from torch import nn
 from torch.nn.utils import spectral_norm
 
 from tamperscope.models.backbones import AtrousEfficientNetLite0, AtrousVGG16
+from tamperscope.models.base import PairModel, check_tensor
 from tamperscope.models.layers.correlation import Correlation
 from tamperscope.models.outputs import PairOutput
 from tamperscope.registry import Task, register_model
@@ -121,11 +122,11 @@ class SumASPP(nn.Module):
         return out
 
 
-class DMAC(nn.Module):
+class DMAC(PairModel):
     """DMAC localization network for probe/donor pairs.
 
-    Liu et al., IEEE TIFS 2019 (arXiv:1901.06595); see the module docstring for the
-    architecture and the deviations.
+    Liu, Zhu, Zhao, Cao, IEEE TIFS 2019 (DOI 10.1109/TIFS.2019.2902826); see the module
+    docstring for the architecture and the deviations.
 
     Args:
         backbone: ``"vgg16"`` (the paper's :class:`AtrousVGG16`) or ``"efficientnet_lite0"``
@@ -142,16 +143,18 @@ class DMAC(nn.Module):
     Attributes:
         config: the constructor arguments except ``backbone``, JSON-serialisable (tuples as
             lists), so that ``create_model(model_name, **config)`` rebuilds the model.
-        stride: 8, the output stride in pixels.
+        output_stride: 8, pixels per cell of the logits.
+        analysis_long_side: 256, the side (pixels) of the paper's probe and donor.
+        classes: ``("not_shared", "shared")``.
+        mean, std: the feature extractor's normalisation, (1, 3, 1, 1) float32 buffers.
 
     Raises:
         ValueError: ``top_t`` < 1, bad ``aspp_rates`` or an unknown ``backbone``.
     """
 
     model_name: str = "dmac-vgg16"
-    stride: int = STRIDE
-    mean: torch.Tensor
-    std: torch.Tensor
+    output_stride = STRIDE
+    analysis_long_side = 256
 
     def __init__(
         self,
@@ -182,26 +185,17 @@ class DMAC(nn.Module):
         self.backbone_name = backbone
         backbone_cls = _DMAC_BACKBONES[backbone]
         self.backbone = backbone_cls("imagenet" if pretrained_backbone else None)
-        mean, std = backbone_cls.mean, backbone_cls.std
-        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        self.set_normalization(backbone_cls.mean, backbone_cls.std)
         self.correlation = Correlation(top_t=top_t)
         corr_channels = len(backbone_cls.out_channels) * 2 * self.correlation.out_channels
         self.classifier = SumASPP(corr_channels, int(aspp_channels), 2, rates)
 
+    def get_backbone(self) -> nn.Module:
+        """The atrous feature extractor (VGG16 or EfficientNet-Lite0, stride 8)."""
+        return self.backbone
+
     def _check_image(self, image: torch.Tensor, role: str) -> None:
-        if image.ndim != 4 or image.shape[1] != 3:
-            hint = " (add the batch axis: image.unsqueeze(0))" if image.ndim == 3 else ""
-            if image.ndim == 4:
-                hint = " (convert to RGB: repeat grey channels, drop alpha)"
-            raise ValueError(
-                f"DMAC expects the {role} of shape (B, 3, H, W), got {tuple(image.shape)}{hint}"
-            )
-        if not image.is_floating_point():
-            raise ValueError(
-                f"DMAC expects a float {role} in [0, 1], got dtype {image.dtype}; "
-                "convert with image.float() / 255"
-            )
+        check_tensor(image, ("B", 3, "H", "W"), name=role, owner="DMAC")
         height, width = image.shape[-2:]
         cells = math.ceil(height / STRIDE) * math.ceil(width / STRIDE)
         needed = self.top_t + int(self.exclude_zero_shift)
@@ -225,11 +219,12 @@ class DMAC(nn.Module):
             EfficientNet-Lite0 (``backbone.out_channels``).
 
         Raises:
-            ValueError: wrong shape or dtype, or an image too small for ``top_t``.
+            ValueError: not a (B, 3, H, W) float tensor, or an image too small for
+                ``top_t``; the message says the fix.
         """
         self._check_image(image, "image")
         height, width = image.shape[-2:]
-        x = (image - self.mean) / self.std
+        x = self.normalize(image)
         pad_h = math.ceil(height / STRIDE) * STRIDE - height
         pad_w = math.ceil(width / STRIDE) * STRIDE - width
         if pad_h or pad_w:
@@ -249,7 +244,7 @@ class DMAC(nn.Module):
             PairOutput with probe_logits and donor_logits (B, 2, h, w) float.
 
         Raises:
-            ValueError: the two pyramids differ in shape.
+            ValueError: the two pyramids differ in shape (from the correlation layer).
         """
         probe_corr, donor_corr = [], []
         skip = self.exclude_zero_shift
@@ -279,11 +274,12 @@ class DMAC(nn.Module):
 
         Returns:
             PairOutput with probe_logits and donor_logits (B, 2, ceil(H / 8), ceil(W / 8))
-            float logits, channel 1 = shared (spliced) region.
+            float32 logits, channels (not shared, shared), softmax over them; channel 1 is
+            the shared (spliced) region.
 
         Raises:
-            ValueError: wrong shape or dtype, probe and donor of different shapes, or images
-                too small for ``top_t``; the message says the fix.
+            ValueError: not (B, 3, H, W) float tensors, probe and donor of different shapes,
+                or images too small for ``top_t``; the message says the fix.
         """
         self._check_image(probe, "probe")
         self._check_image(donor, "donor")
@@ -330,9 +326,9 @@ def _flat_size(channels: int, grid: int) -> int:
 class PairDetectionNet(nn.Module):
     """DMAC's detection network: is a pair of masked images correlated? (Siamese).
 
-    Liu et al., TIFS 2019, Sec. III-C: both masked images pass through the same four
-    3x3 convolution + batch norm + ReLU layers with two 2x2 max-pools; the absolute difference
-    of the two feature maps feeds two fully connected layers giving one logit.
+    Liu, Zhu, Zhao, Cao, IEEE TIFS 2019, Sec. III-C: both masked images pass through the same
+    four 3x3 convolution + batch norm + ReLU layers with two 2x2 max-pools; the absolute
+    difference of the two feature maps feeds two fully connected layers giving one logit.
 
     Deviation: an adaptive average pool to ``grid`` x ``grid`` before the fully connected
     layers (a no-op for the paper's 32 x 32 input with ``grid`` = 8) lets other mask sizes in.
@@ -424,7 +420,7 @@ class MaskDiscriminator(nn.Module):
 
 @register_model("dmac-vgg16", task=Task.PAIR)
 def dmac_vgg16(**kwargs: Any) -> DMAC:
-    """DMAC with its atrous VGG16 feature extractor (Liu et al., TIFS 2019).
+    """DMAC with its atrous VGG16 feature extractor (Liu, Zhu, Zhao, Cao, IEEE TIFS 2019).
 
     Args:
         **kwargs: :class:`DMAC` arguments except ``backbone``.

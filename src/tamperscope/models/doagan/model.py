@@ -41,9 +41,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from tamperscope.models.backbones import create_backbone
+from tamperscope.models.base import TamperModel, check_tensor
 from tamperscope.models.layers.aspp import ASPP
 from tamperscope.models.layers.attention import DualOrderAttention, co_occurrence_attention
-from tamperscope.models.outputs import CopyMoveOutput
+from tamperscope.models.outputs import COPY_MOVE_CLASSES, UNION_CLASSES, CopyMoveOutput
 from tamperscope.registry import Task, register_model
 
 STRIDE = 8
@@ -85,10 +86,15 @@ class DetectionHead(nn.Module):
         return self.fc(pooled).squeeze(1)
 
 
-class DOAGAN(nn.Module):
+class DOAGAN(TamperModel):
     """DOA-GAN generator for copy-move detection and source/target localization.
 
-    Islam et al., CVPR 2020 (see the module docstring for the architecture and deviations).
+    Islam, Long, Basharat, Hoogs, CVPR 2020 (DOI 10.1109/CVPR42600.2020.00497); see the
+    module docstring for the architecture and the deviations from the paper.
+
+    With ``num_classes=3`` (the paper) the mask tells source from target; with
+    ``num_classes=1`` it is a union head (forged vs pristine, ``union_only``), still a
+    copy-move detector, for training on data without source/target masks.
 
     Args:
         backbone: ``"vgg19"`` (paper) or ``"efficientnet_lite0"`` (lighter, see
@@ -109,7 +115,10 @@ class DOAGAN(nn.Module):
     Attributes:
         config: the constructor arguments except ``backbone``, JSON-serialisable (tuples as
             lists), so that ``create_model(model_name, **config)`` rebuilds the model.
+        classes: ``("pristine", "source", "target")`` or, for ``num_classes=1``,
+            ``("forged",)``.
         backbone_name: the backbone's name.
+        mean, std: the backbone's ImageNet normalisation, (1, 3, 1, 1) float32 buffers.
 
     Raises:
         ValueError: ``num_classes`` not in {1, 3}, ``top_k`` < 1, ``sigma`` <= 0, or
@@ -119,8 +128,6 @@ class DOAGAN(nn.Module):
 
     #: Registry name of the model (set by the registered constructors).
     model_name: str = "doagan"
-    mean: torch.Tensor
-    std: torch.Tensor
 
     def __init__(
         self,
@@ -159,16 +166,11 @@ class DOAGAN(nn.Module):
             "head_channels": int(head_channels),
         }
         self.backbone_name = backbone
-        self.num_classes = int(num_classes)
+        self.classes = COPY_MOVE_CLASSES if num_classes == 3 else UNION_CLASSES
         self.top_k = int(top_k)
 
         self.backbone = create_backbone(backbone, "imagenet" if pretrained_backbone else None)
-        self.register_buffer(
-            "mean", torch.tensor(self.backbone.mean).view(1, 3, 1, 1), persistent=False
-        )
-        self.register_buffer(
-            "std", torch.tensor(self.backbone.std).view(1, 3, 1, 1), persistent=False
-        )
+        self.set_normalization(self.backbone.mean, self.backbone.std)
         cat_channels = sum(self.backbone.out_channels)
         self.attention = DualOrderAttention(top_k=top_k, sigma=sigma, temperature=temperature)
         self.aspp = nn.ModuleList(
@@ -185,20 +187,11 @@ class DOAGAN(nn.Module):
         for head in (self.attention.first_order, self.aspp, self.detection, self.localization):
             head.apply(_init_weights)
 
-    def _check_input(self, image: torch.Tensor) -> None:
-        if image.ndim != 4 or image.shape[1] != 3:
-            hint = " (add the batch axis: image.unsqueeze(0))" if image.ndim == 3 else ""
-            hint = hint or (
-                " (convert to RGB: repeat grey channels, drop alpha)" if image.ndim == 4 else ""
-            )
-            raise ValueError(
-                f"DOA-GAN expects image of shape (B, 3, H, W), got {tuple(image.shape)}{hint}"
-            )
-        if not image.is_floating_point():
-            raise ValueError(
-                f"DOA-GAN expects a float image in [0, 1], got dtype {image.dtype}; "
-                "convert with image.float() / 255"
-            )
+    def get_backbone(self) -> nn.Module:
+        """The feature extractor (VGG19 or EfficientNet-Lite0, strides 2, 4 and 8)."""
+        return self.backbone
+
+    def _check_size(self, image: torch.Tensor) -> None:
         height, width = image.shape[-2:]
         h, w = math.ceil(height / STRIDE), math.ceil(width / STRIDE)
         if h * w < self.top_k:
@@ -218,18 +211,19 @@ class DOAGAN(nn.Module):
                 mean / std here.
 
         Returns:
-            CopyMoveOutput with ``mask_logits`` (B, num_classes, H, W) float logits (channels
-            pristine, source, target for 3 classes; forged for 1) and ``score_logit`` (B,)
-            float image-level forgery logit.
+            CopyMoveOutput with ``mask_logits`` (B, num_classes, H, W) float32 logits
+            (channels pristine, source, target for 3 classes, softmax over them; forged for
+            1, sigmoid) and ``score_logit`` (B,) float32 image-level forgery logit.
 
         Raises:
-            ValueError: wrong shape or dtype, or an image too small for ``top_k``; the message
-                says the fix.
+            ValueError: not a (B, 3, H, W) float tensor, or an image too small for
+                ``top_k``; the message says the fix.
         """
-        self._check_input(image)
+        check_tensor(image, ("B", 3, "H", "W"), name="image", owner="DOA-GAN")
+        self._check_size(image)
         height, width = image.shape[-2:]
         h, w = math.ceil(height / STRIDE), math.ceil(width / STRIDE)
-        x = (image - self.mean) / self.std
+        x = self.normalize(image)
         pad_h, pad_w = h * STRIDE - height, w * STRIDE - width
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")

@@ -27,16 +27,11 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from torch import nn
 
-from tamperscope.models.keypoint.detector import (
-    KeypointConfig,
-    KeypointInputError,
-    KeypointResult,
-    detect_copy_move,
-    detect_on_batch,
-)
-from tamperscope.models.outputs import CopyMoveOutput
+from tamperscope.models.base import TamperModel
+from tamperscope.models.keypoint.config import KeypointConfig, KeypointInputError
+from tamperscope.models.keypoint.detector import KeypointResult, detect_copy_move, detect_on_batch
+from tamperscope.models.outputs import COPY_MOVE_CLASSES, CopyMoveOutput
 from tamperscope.registry import Task, WeightPart, create_model, register_model
 
 __all__ = ["KeypointDOAGAN", "source_probability_from_map"]
@@ -94,13 +89,14 @@ DOAGAN_PART = WeightPart(
     not_trainable_reason=_NOT_TRAINABLE,
     parts=(DOAGAN_PART,),
 )
-class KeypointDOAGAN(nn.Module):
+class KeypointDOAGAN(TamperModel):
     """``keypoint-cmfd`` regions and image score, split into source and target by DOA-GAN.
 
-    See the module docstring for the rule. The DOA-GAN part is a registered 3-class DOA-GAN
-    model held as ``self.doagan`` (its tensors are this module's parameters, prefixed
-    ``doagan.``); the keypoint part runs on the CPU with OpenCV and has no parameters.
-    Gradients do not flow through the output.
+    See the module docstring for the rule (tamperscope's own fusion of Amerini et al., IEEE
+    TIFS 2011, and Islam et al., CVPR 2020). The DOA-GAN part is a registered 3-class
+    copy-move model held as ``self.doagan`` (its tensors are this module's parameters,
+    prefixed ``doagan.``); the keypoint part runs on the CPU with OpenCV and has no
+    parameters. Gradients do not flow through the output.
 
     Args:
         doagan_model: registry name of the DOA-GAN model (``doagan-effnet-lite0`` or
@@ -109,6 +105,13 @@ class KeypointDOAGAN(nn.Module):
         doagan_long_side: long side (pixels) at which DOA-GAN runs, >= 32.
         **keypoint: fields of :class:`~tamperscope.models.keypoint.KeypointConfig`.
 
+    Attributes:
+        doagan: the DOA-GAN part, a :class:`~tamperscope.models.base.TamperModel`.
+        settings: the keypoint part's :class:`~tamperscope.models.keypoint.KeypointConfig`.
+        classes: ``("pristine", "source", "target")``.
+        analysis_long_side: ``None``: ``analyze`` feeds the full image; the keypoint detector
+            resizes to ``max_side`` itself and DOA-GAN runs at ``doagan_long_side``.
+
     Raises:
         KeypointInputError: a setting is out of range, ``doagan_model`` names a keypoint model,
             or the DOA-GAN model has no source and target classes.
@@ -116,9 +119,8 @@ class KeypointDOAGAN(nn.Module):
         TypeError: an unknown setting name.
     """
 
-    #: ``analyze`` feeds the full image: the keypoint detector resizes to ``max_side`` itself
-    #: and DOA-GAN runs at ``doagan_long_side``.
-    analysis_long_side: int | None = None
+    analysis_long_side = None
+    classes = COPY_MOVE_CLASSES
 
     def __init__(
         self,
@@ -138,11 +140,16 @@ class KeypointDOAGAN(nn.Module):
         doagan = dict(doagan or {})
         self.settings = KeypointConfig(**keypoint)
         self.doagan = create_model(doagan_model, **doagan)
-        classes = getattr(self.doagan, "config", {}).get("num_classes")
-        if classes != 3:
+        part = self.doagan
+        if not isinstance(part, TamperModel) or tuple(part.classes) != COPY_MOVE_CLASSES:
+            found = (
+                f"has classes {part.classes}"
+                if isinstance(part, TamperModel)
+                else f"is a {type(part).__name__}, not a TamperModel"
+            )
             raise KeypointInputError(
                 f"the DOA-GAN part must be a copy-move model with 3 classes (pristine, source, "
-                f"target) to tell source from target; {doagan_model!r} has num_classes={classes}"
+                f"target) to tell source from target; {doagan_model!r} {found}"
             )
         self.doagan_long_side = int(doagan_long_side)
         self.config: dict[str, Any] = {
@@ -177,7 +184,8 @@ class KeypointDOAGAN(nn.Module):
             score. Both are on the input's device.
 
         Raises:
-            KeypointInputError: ``image`` is not a floating (B, 3, H, W) tensor.
+            KeypointInputError: ``image`` is not a floating (B, 3, H, W) tensor (the message
+                says the fix), or is smaller than 2x2 pixels.
         """
 
         def detect(array: np.ndarray, one: torch.Tensor) -> KeypointResult:

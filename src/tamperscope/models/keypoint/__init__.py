@@ -1,9 +1,8 @@
 """Training-free keypoint copy-move detection (Amerini et al., IEEE TIFS 2011)."""
 
+from tamperscope.models.keypoint.config import KeypointConfig, KeypointInputError
 from tamperscope.models.keypoint.detector import (
     KeypointCMFD,
-    KeypointConfig,
-    KeypointInputError,
     KeypointResult,
     SourceTargetRule,
     detect_copy_move,

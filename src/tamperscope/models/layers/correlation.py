@@ -1,8 +1,8 @@
 """Correlation layer with the cyclic spatial restriction of DMAC.
 
-Liu, Liu, Cheng, "Adversarial Learning for Constrained Image Splicing Detection and
-Localization based on Atrous Convolution", IEEE TIFS 2019 (arXiv:1901.06595,
-DOI 10.1109/TIFS.2019.2902826), Sec. III-B.
+Liu, Zhu, Zhao, Cao, "Adversarial Learning for Constrained Image Splicing Detection and
+Localization based on Atrous Convolution", IEEE Transactions on Information Forensics and
+Security 14(10), 2019 (DOI 10.1109/TIFS.2019.2902826), Sec. III-B.
 
 For d-channel feature maps f_a, f_b of size h x w the correlation is
 
@@ -158,8 +158,8 @@ def pool_correlation(
 class Correlation(nn.Module):
     """DMAC correlation layer: :func:`cyclic_correlation` then :func:`pool_correlation`.
 
-    Liu et al., IEEE TIFS 2019 (arXiv:1901.06595), Sec. III-B; see the module docstring for
-    the deviations from the reference code.
+    Liu, Zhu, Zhao, Cao, IEEE TIFS 2019 (DOI 10.1109/TIFS.2019.2902826), Sec. III-B; see the
+    module docstring for the deviations from the reference code.
 
     Args:
         top_t: T, translation channels kept (paper: 6); the output has T + 2 channels.
