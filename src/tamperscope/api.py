@@ -1,6 +1,9 @@
-"""The Python API: :func:`load_model` and :func:`analyze`.
+"""The Python API: :func:`load_model`, :func:`analyze`, :func:`analyze_batch`,
+:func:`analyze_pair`.
 
-The CLI and the web service import inference from here only.
+The CLI and the web service import inference from here only. Scoring a model on a dataset is
+:func:`tamperscope.evaluate.evaluate`; the files written per image or pair are
+:mod:`tamperscope.report.writers`.
 
 Example:
     >>> import tamperscope
@@ -19,15 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tamperscope.data.base import ForgeryDataset, PairDataset
 from tamperscope.errors import TamperscopeError
 from tamperscope.inference.copy_move import predict_copy_move
 from tamperscope.inference.pairs import PAIR_SIZE, predict_pair, probe_windows, uses_sliding
-from tamperscope.io import IMAGE_EXTENSIONS, read_image, write_image, write_json
-from tamperscope.metrics.evaluation import PredictionError, predict_each
-from tamperscope.registry import Task, list_models, model_task
-from tamperscope.report.masks import colour_mask, overlay, region_summary
-from tamperscope.types import PairReport, PairSample, Report, Sample
+from tamperscope.io import IMAGE_EXTENSIONS, read_image
+from tamperscope.registry import Task, model_task
+from tamperscope.report.masks import region_summary
+from tamperscope.report.writers import shared_region, write_outputs, write_pair_outputs
+from tamperscope.types import PairReport, Report
 from tamperscope.version import __version__
 from tamperscope.weights.loading import build_model
 
@@ -56,14 +58,15 @@ def default_device() -> torch.device:
 
 @dataclass
 class Detector:
-    """A loaded copy-move model ready for inference.
+    """A loaded model ready for inference (copy-move, probe/donor pair, ...: see ``task``).
 
     Attributes:
         model: the network in eval mode, on ``device``.
         name: its registry name.
         weights_sha256: sha256 of the weights file, ``None`` when the model has no weights.
         device: where it runs.
-        long_side: long side (pixels) at which images are analysed.
+        long_side: long side (pixels) at which single images are analysed; ``None`` = full
+            resolution. Pair models analyse both images at a fixed size instead.
         threshold: default decision threshold on the image score.
         task: what the model does.
     """
@@ -178,26 +181,6 @@ def _analyze_array(
     )
 
 
-def write_outputs(report: Report, image: np.ndarray, out_dir: str | Path, stem: str) -> Report:
-    """Write ``STEM.json``, ``STEM_mask.png`` (red target, green source), ``STEM_overlay.png``."""
-    out_dir = Path(out_dir)
-    if report.forged and report.prediction is not None:
-        class_map = report.prediction.class_map()
-    else:
-        class_map = np.zeros(image.shape[:2], np.uint8)
-    paths = {
-        "mask": str(out_dir / f"{stem}_mask.png"),
-        "overlay": str(out_dir / f"{stem}_overlay.png"),
-        "report": str(out_dir / f"{stem}.json"),
-    }
-    union_only = "forged" in report.regions
-    write_image(paths["mask"], colour_mask(class_map, union_only=union_only))
-    write_image(paths["overlay"], overlay(image, class_map, union_only=union_only))
-    report.outputs.update(paths)
-    write_json(paths["report"], report.to_dict())
-    return report
-
-
 def analyze(
     image: str | Path | np.ndarray,
     *,
@@ -279,74 +262,6 @@ def analyze_batch(
         yield path, report
 
 
-def available_models() -> list[str]:
-    """Alias of :func:`tamperscope.registry.list_models`."""
-    return list_models()
-
-
-def model_predictions(
-    dataset: ForgeryDataset, detector: Detector
-) -> Iterator[tuple[Sample, np.ndarray, float | None] | PredictionError]:
-    """Run ``detector`` over a :class:`~tamperscope.data.base.ForgeryDataset`.
-
-    The input of :func:`tamperscope.metrics.evaluation.evaluate_predictions` when a model,
-    rather than a folder of prediction files, is scored.
-
-    Yields:
-        ``(sample, prob_map, score)`` with prob_map (3, H, W) float32 (pristine, source,
-        target) or (H, W) float32 = P(forged) for 1-class models, score in [0, 1]; or a
-        ``PredictionError`` naming a sample that could not be loaded, so scoring goes on.
-    """
-
-    def predict(name: str, sample: Sample) -> tuple[Sample, np.ndarray, float]:
-        prediction, _ = predict_copy_move(
-            detector.model, sample["image"], long_side=detector.long_side, device=detector.device
-        )
-        probs = prediction.probabilities
-        return sample, (probs[0] if probs.shape[0] == 1 else probs), prediction.score
-
-    yield from predict_each(dataset, "sample", predict)
-
-
-def model_pair_predictions(
-    dataset: PairDataset,
-    detector: Detector,
-    *,
-    size: int = PAIR_SIZE,
-    sliding: bool | None = None,
-    sliding_threshold: int = 512,
-) -> Iterator[tuple[PairSample, np.ndarray, np.ndarray, float] | PredictionError]:
-    """Run a probe/donor ``detector`` (e.g. DMAC) over a :class:`PairDataset`.
-
-    The input of :func:`tamperscope.metrics.evaluation.evaluate_pair_predictions` when a
-    model, rather than a folder of prediction files, is scored.
-
-    Args:
-        dataset: the pairs.
-        detector: a pair model from :func:`load_model`.
-        size, sliding, sliding_threshold: as :func:`tamperscope.inference.pairs.predict_pair`.
-
-    Yields:
-        ``(pair_sample, prob_probe, prob_donor, score)`` with (H1, W1) and (H2, W2) float32
-        maps in [0, 1] of the shared region and DMAC's pair score in [0, 1]; or a
-        ``PredictionError`` naming a pair that could not be loaded, so scoring goes on.
-    """
-
-    def predict(name: str, sample: PairSample) -> tuple[PairSample, np.ndarray, np.ndarray, float]:
-        prob_probe, prob_donor, score = predict_pair(
-            detector.model,
-            sample["probe"],
-            sample["donor"],
-            size=size,
-            sliding=sliding,
-            sliding_threshold=sliding_threshold,
-            device=detector.device,
-        )
-        return sample, prob_probe, prob_donor, score
-
-    yield from predict_each(dataset, "pair", predict)
-
-
 def _pair_input(image: str | Path | np.ndarray, role: str) -> tuple[np.ndarray, str, str]:
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -355,46 +270,6 @@ def _pair_input(image: str | Path | np.ndarray, role: str) -> tuple[np.ndarray, 
             )
         return image, "", role
     return read_image(image), str(image), Path(image).stem
-
-
-def _shared_region(prob: np.ndarray, correlated: bool) -> tuple[np.ndarray, dict]:
-    mask = (prob > 0.5) if correlated else np.zeros(prob.shape, bool)
-    if not correlated:
-        return mask, {}
-    return mask, region_summary(mask.astype(np.uint8), union_only=True)["forged"]
-
-
-def write_pair_outputs(
-    report: PairReport, probe: np.ndarray, donor: np.ndarray, out_dir: str | Path, stem: str
-) -> PairReport:
-    """Write ``STEM.json``, ``STEM_{probe,donor}_mask.png`` (white = shared region) and
-    ``STEM_{probe,donor}_overlay.png`` (shared region in yellow).
-
-    Args:
-        report: the pair's report, with its probability maps.
-        probe, donor: (H, W, 3) uint8 RGB images the maps belong to.
-        out_dir: destination folder (created when missing).
-        stem: file name stem.
-
-    Returns:
-        ``report``, with ``report.outputs`` filled in.
-    """
-    out_dir = Path(out_dir)
-    paths = {"report": str(out_dir / f"{stem}.json")}
-    for role, image, prob in (
-        ("probe", probe, report.probe_probability),
-        ("donor", donor, report.donor_probability),
-    ):
-        assert prob is not None
-        mask, _ = _shared_region(prob, report.correlated)
-        paths[f"{role}_mask"] = str(out_dir / f"{stem}_{role}_mask.png")
-        paths[f"{role}_overlay"] = str(out_dir / f"{stem}_{role}_overlay.png")
-        write_image(paths[f"{role}_mask"], mask.astype(np.uint8) * 255)
-        blended = overlay(image, mask.astype(np.uint8), union_only=True)
-        write_image(paths[f"{role}_overlay"], blended)
-    report.outputs.update(paths)
-    write_json(paths["report"], report.to_dict())
-    return report
 
 
 def analyze_pair(
@@ -479,8 +354,8 @@ def analyze_pair(
         score=float(score),
         threshold=float(threshold),
         correlated=correlated,
-        probe_region=_shared_region(prob_probe, correlated)[1],
-        donor_region=_shared_region(prob_donor, correlated)[1],
+        probe_region=shared_region(prob_probe, correlated)[1],
+        donor_region=shared_region(prob_donor, correlated)[1],
         seconds=time.perf_counter() - started,
         probe_probability=prob_probe,
         donor_probability=prob_donor,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -19,6 +20,7 @@ from tamperscope.errors import ImageReadError, TamperscopeError
 from tamperscope.inference.pairs import pair_score, predict_pair, probe_windows, uses_sliding
 from tamperscope.io import read_image, write_image
 from tamperscope.models.outputs import PairOutput
+from tamperscope.report.writers import shared_region, write_pair_outputs
 
 JSON_KEYS = {
     "probe_file",
@@ -335,3 +337,19 @@ def test_cli_bad_options(tmp_path, registered_pair):
     assert result.exit_code == 2 and "--sliding must be auto, on or off" in result.output
     result = _invoke("a.png", "b.png", "--model", "no-such", "--weights", "none")
     assert result.exit_code == 2 and "unknown model 'no-such'" in result.output
+
+
+def test_pair_writer_needs_the_maps(tmp_path):
+    report = tamperscope.analyze_pair(_probe(), _donor(), model=_detector(), size=64)
+    with pytest.raises(ValueError, match="no donor probability map to draw"):
+        write_pair_outputs(
+            dataclasses.replace(report, donor_probability=None), _probe(), _donor(), tmp_path, "x"
+        )
+    mask, region = shared_region(report.probe_probability, correlated=False)
+    assert not mask.any() and region == {}
+
+
+def test_the_api_holds_no_scoring_loop():
+    import tamperscope.api as api
+
+    assert not hasattr(api, "model_predictions") and not hasattr(api, "model_pair_predictions")

@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tamperscope.data.base import PairDataset
-from tamperscope.metrics.evaluation import evaluate_predictions
 from tamperscope.report.plots import write_roc_plot
 
 
@@ -26,8 +24,3 @@ def test_pixel_curve_alone_and_nothing_to_draw(tmp_path):
     with pytest.raises(ValueError, match="no ROC curve to draw"):
         write_roc_plot(tmp_path / "none.png", None, None)
     assert not (tmp_path / "none.png").exists()
-
-
-def test_pair_dataset_is_refused_by_image_scoring():
-    with pytest.raises(TypeError, match="score probe/donor pairs with evaluate_pair_predictions"):
-        evaluate_predictions(PairDataset(), [])

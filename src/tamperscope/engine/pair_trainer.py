@@ -447,7 +447,7 @@ class PairTrainer(Trainer):
             ``auc`` and ``f1`` (detection by DMAC's pair score at 0.5; AUC None with one
             class only).
         """
-        from tamperscope.metrics.evaluation import evaluate_pair_predictions
+        from tamperscope.evaluate import evaluate_pair_predictions
 
         if self.val_data is None:
             return {}

@@ -1,25 +1,20 @@
-"""Metrics: functional maths in numpy, torchmetrics classes, and the scoring loop.
+"""Metrics: functional maths in numpy and torchmetrics classes.
 
 * :mod:`~tamperscope.metrics.pixel`: confusion counts, F1/IoU/MCC/NMM, pixel AUC histograms,
   F1 conventions, no-score zone.
 * :mod:`~tamperscope.metrics.image`: image-level detection metrics, AUC, EER, G-mean.
 * :mod:`~tamperscope.metrics.discernibility`: BusterNet source/target discernibility.
 * :mod:`~tamperscope.metrics.boxes`: box IoU, GIoU, success rate.
-* :mod:`~tamperscope.metrics.pairs`: probe/donor pair metrics and DMAC's pair score.
+* :mod:`~tamperscope.metrics.pairs`: probe/donor pair localization metrics (DMAC).
 * :mod:`~tamperscope.metrics.modules`: torchmetrics classes for training loops.
-* :mod:`~tamperscope.metrics.evaluation`: the dataset scoring loop.
+* :mod:`~tamperscope.metrics.tables`: summary tables of pair evaluation folders.
+
+Scoring a whole dataset (accumulators, prediction folders, the runner) is
+:mod:`tamperscope.evaluate`.
 """
 
 from tamperscope.metrics.boxes import box_iou, box_success_rate, generalized_box_iou, mask_to_box
 from tamperscope.metrics.discernibility import discernibility_outcome, discernibility_summary
-from tamperscope.metrics.evaluation import (
-    PredictionError,
-    PredictionFolder,
-    evaluate_pair_predictions,
-    evaluate_predictions,
-    folder_predictions,
-    pair_folder_predictions,
-)
 from tamperscope.metrics.image import (
     combined_f1,
     equal_error_rate,
@@ -43,8 +38,6 @@ from tamperscope.metrics.pixel import (
 
 __all__ = [
     "ConfusionCounts",
-    "PredictionError",
-    "PredictionFolder",
     "ProtocolBF1",
     "ScoreHistogram",
     "ThreeClassF1",
@@ -55,19 +48,15 @@ __all__ = [
     "discernibility_outcome",
     "discernibility_summary",
     "equal_error_rate",
-    "evaluate_pair_predictions",
-    "evaluate_predictions",
     "f1_best_threshold",
     "f1_fixed",
     "f1_inverted_max",
-    "folder_predictions",
     "generalized_box_iou",
     "gmean_threshold",
     "image_level_metrics",
     "localization_scores",
     "mask_to_box",
     "no_score_zone",
-    "pair_folder_predictions",
     "pair_localization_scores",
     "pixel_auc",
     "three_class_labels",

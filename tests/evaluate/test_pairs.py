@@ -15,13 +15,9 @@ from typer.testing import CliRunner
 from _pair_helpers import TINY_PAIR, make_pair_set, photos
 from tamperscope.cli import app
 from tamperscope.data.base import open_dataset
+from tamperscope.evaluate import PER_PAIR_COLUMNS, PredictionError, evaluate_pair_predictions
 from tamperscope.inference.pairs import pair_score
 from tamperscope.io import read_mask, write_image
-from tamperscope.metrics.evaluation import (
-    PER_PAIR_COLUMNS,
-    PredictionError,
-    evaluate_pair_predictions,
-)
 from tamperscope.metrics.tables import format_pair_table, main, pair_summary_row, read_pair_rows
 
 runner = CliRunner()
@@ -43,7 +39,7 @@ def _pair(name: str, label: int, gt: np.ndarray) -> dict:
     return {"name": name, "label": label, "probe_mask": gt, "donor_mask": gt}
 
 
-# ----------------------------------------------------------------------------- scoring loop
+# ----------------------------------------------------------------------------- scoring
 
 
 def test_conventions_by_hand() -> None:
@@ -79,6 +75,25 @@ def test_conventions_by_hand() -> None:
         [(_pair("pos", 1, gt), perfect, perfect)], empty="count", threshold=0.5
     )
     assert count["localization"]["n_pairs"] == 1
+
+
+def test_pair_evaluation_by_hand():
+    gt = np.zeros((4, 4), np.uint8)
+    gt[:2, :2] = 1
+    pos = {"name": "p", "label": 1, "probe_mask": gt, "donor_mask": gt}
+    neg = {
+        "name": "n",
+        "label": 0,
+        "probe_mask": np.zeros_like(gt),
+        "donor_mask": np.zeros_like(gt),
+    }
+    perfect = gt.astype(np.float32)
+    quiet = np.zeros((4, 4), np.float32)
+    r = evaluate_pair_predictions([(pos, perfect, perfect), (neg, quiet, quiet)])
+    assert r["localization"] == {"iou": 1.0, "mcc": 1.0, "nmm": 1.0, "n_pairs": 1}
+    assert r["detection"]["auc"] == 1.0 and r["detection"]["accuracy"] == 1.0
+    with pytest.raises(ValueError, match="no pairs to score"):
+        evaluate_pair_predictions([])
 
 
 def test_auc_matches_sklearn_and_given_scores_win() -> None:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tamperscope.cli import app
 from tamperscope.cli.evaluate import parse_dataset_options
 from tamperscope.data import base
-from tamperscope.data.base import ForgeryDataset, PairDataset
+from tamperscope.data.base import ForgeryDataset, PairDataset, open_dataset
 from tamperscope.io import read_mask
 from tamperscope.types import Sample
 
@@ -243,7 +243,6 @@ def test_parse_dataset_options_types():
 
 
 def test_evaluate_generated_reader(tmp_path, rng):
-    pytest.importorskip("tamperscope.data.generated")
     root = tmp_path / "synth"
     (root / "images").mkdir(parents=True)
     (root / "masks").mkdir()
@@ -298,7 +297,6 @@ def test_evaluate_generated_reader(tmp_path, rng):
 
 
 def test_evaluate_manifest_reader(tmp_path, rng):
-    pytest.importorskip("tamperscope.data.manifest")
     root = tmp_path / "set"
     root.mkdir()
     rows = ["image,mask,label,mask_kind"]
@@ -337,12 +335,9 @@ def test_evaluate_manifest_reader(tmp_path, rng):
 
 @pytest.mark.realdata
 def test_real_copy_move_disambiguation_perfect_predictions(tmp_path, shared_data):
-    pytest.importorskip("tamperscope.data.cm_disambiguation")
     root = shared_data / "real-dev" / "cm-disambiguation"
     if not root.is_dir():
         pytest.skip(f"{root} is absent")
-    from tamperscope.data.base import open_dataset
-
     ds = open_dataset("cm-disambiguation", root)
     pred = tmp_path / "pred"
     pred.mkdir()
