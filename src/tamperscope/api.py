@@ -26,6 +26,7 @@ from tamperscope.errors import TamperscopeError
 from tamperscope.inference.copy_move import predict_copy_move
 from tamperscope.inference.pairs import PAIR_SIZE, predict_pair, probe_windows, uses_sliding
 from tamperscope.io import IMAGE_EXTENSIONS, read_image
+from tamperscope.models.base import TamperModel
 from tamperscope.registry import Task, model_task
 from tamperscope.report.masks import region_summary
 from tamperscope.report.writers import shared_region, write_outputs, write_pair_outputs
@@ -71,7 +72,7 @@ class Detector:
         task: what the model does.
     """
 
-    model: torch.nn.Module
+    model: TamperModel
     name: str
     weights_sha256: str | None
     device: torch.device
@@ -82,7 +83,7 @@ class Detector:
     @property
     def union_only(self) -> bool:
         """True for 1-class models, which cannot tell source from target."""
-        return int(getattr(self.model, "config", {}).get("num_classes", 3)) == 1
+        return self.model.union_only
 
 
 def load_model(
@@ -123,7 +124,7 @@ def load_model(
     model = loaded.model.eval().to(dev)
     side = long_side or loaded.input_long_side
     if side is None:  # models may prefer their own analysis size; None = full resolution
-        side = getattr(model, "analysis_long_side", 512)
+        side = model.analysis_long_side
     return Detector(
         model=model,
         name=loaded.name,

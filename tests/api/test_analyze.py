@@ -16,15 +16,17 @@ from tamperscope.cli import app
 from tamperscope.errors import ImageReadError, TamperscopeError
 from tamperscope.inference.copy_move import analysed_size, predict_copy_move
 from tamperscope.io import read_image, write_image
-from tamperscope.models.outputs import CopyMoveOutput
+from tamperscope.models.base import TamperModel
+from tamperscope.models.outputs import COPY_MOVE_CLASSES, CopyMoveOutput
 
 
-class BrightRegionModel(torch.nn.Module):
+class BrightRegionModel(TamperModel):
     """Test double: bright pixels (> 0.8) are the copy, the left half of them the source."""
+
+    classes = COPY_MOVE_CLASSES
 
     def __init__(self) -> None:
         super().__init__()
-        self.config = {"num_classes": 3}
         self.seen_sizes: list[tuple[int, int]] = []
 
     def forward(self, x: torch.Tensor) -> CopyMoveOutput:

@@ -19,7 +19,8 @@ from tamperscope.cli import app
 from tamperscope.errors import ImageReadError, TamperscopeError
 from tamperscope.inference.pairs import pair_score, predict_pair, probe_windows, uses_sliding
 from tamperscope.io import read_image, write_image
-from tamperscope.models.outputs import PairOutput
+from tamperscope.models.base import TamperModel
+from tamperscope.models.outputs import PAIR_CLASSES, PairOutput
 from tamperscope.report.writers import shared_region, write_pair_outputs
 
 JSON_KEYS = {
@@ -41,12 +42,14 @@ JSON_KEYS = {
 }
 
 
-class BrightPairModel(torch.nn.Module):
+class BrightPairModel(TamperModel):
     """Test double: the shared region is where an 8x8 cell is mostly bright (> 0.8)."""
+
+    classes = PAIR_CLASSES
+    output_stride = 8
 
     def __init__(self) -> None:
         super().__init__()
-        self.config: dict = {}
         self.batches: list[int] = []
 
     def forward(self, probe: torch.Tensor, donor: torch.Tensor) -> PairOutput:

@@ -46,6 +46,7 @@ from tamperscope.evaluate import (
     write_result,
 )
 from tamperscope.io import write_image
+from tamperscope.models.base import TamperModel
 from tamperscope.models.outputs import CopyMoveOutput, PairOutput
 from tamperscope.registry import Task
 
@@ -242,6 +243,15 @@ class MeanAccumulator(Accumulator):
         )
 
 
+class SigmoidMap(TamperModel):
+    """Test double of a binary localizer: the sigmoid of the grey image."""
+
+    classes = ("manipulated",)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x)
+
+
 def _predict_mean(detector: Any, sample: Mapping[str, Any]) -> tuple:
     x = torch.from_numpy(sample["image"]).float().div(255).mean(-1)
     return sample, detector.model(x).numpy()
@@ -269,7 +279,7 @@ def mean_task(monkeypatch):
     monkeypatch.setitem(base._DATASETS, "test-images", Images)
     monkeypatch.setitem(base._DATASETS, "test-pairs", lambda root: Pairs())
     registry.register_model("test-mean", task="localization", trainable=False)(
-        lambda **kw: torch.nn.Sigmoid()
+        lambda **kw: SigmoidMap()
     )
     register_evaluation(
         TaskEvaluation(

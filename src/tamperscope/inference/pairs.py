@@ -15,7 +15,7 @@ donor map is the maximum of the donor maps of all windows and of the whole-image
 with ``encode``/``decode`` methods (:class:`~tamperscope.models.dmac.DMAC`) have the donor's
 features computed once for all windows.
 
-The pair score is DMAC's rule (:func:`tamperscope.metrics.pairs.pair_score`).
+The pair score is DMAC's rule (:func:`tamperscope.inference.pairs.pair_score`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from tamperscope.inference.copy_move import to_tensor
+from tamperscope.models.base import PairModel
 from tamperscope.models.outputs import PairOutput
 
 __all__ = ["PAIR_SIZE", "predict_pair", "probe_windows", "uses_sliding"]
@@ -134,13 +135,12 @@ class _PairRunner:
     def __init__(self, model: torch.nn.Module, donor: torch.Tensor) -> None:
         self.model = model
         self.donor = donor
-        encode, decode = getattr(model, "encode", None), getattr(model, "decode", None)
-        self.split = callable(encode) and callable(decode)
-        self.donor_features = model.encode(donor) if self.split else None  # type: ignore[operator]
+        self.pair_model = model if isinstance(model, PairModel) else None
+        self.donor_features = None if self.pair_model is None else self.pair_model.encode(donor)
 
     def __call__(self, probes: torch.Tensor) -> PairOutput:
-        if self.split:
-            return self.model.decode(self.model.encode(probes), self.donor_features)  # type: ignore[operator]
+        if self.pair_model is not None and self.donor_features is not None:
+            return self.pair_model.decode(self.pair_model.encode(probes), self.donor_features)
         return self.model(probes, self.donor.expand(probes.shape[0], -1, -1, -1))
 
 
@@ -182,7 +182,7 @@ def predict_pair(
 
     Returns:
         ``(prob_probe, prob_donor, pair_score)``: (H1, W1) and (H2, W2) float32 in [0, 1],
-        and the pair score in [0, 1] (:func:`tamperscope.metrics.pairs.pair_score`).
+        and the pair score in [0, 1] (:func:`tamperscope.inference.pairs.pair_score`).
 
     Raises:
         ValueError: an image that is not (H, W, 3) uint8, a bad ``size``, or a model output
