@@ -13,6 +13,7 @@ from tamperscope.engine.distributed import (
     cleanup_distributed,
     init_distributed,
     resolve_device,
+    unwrap_model,
 )
 
 
@@ -54,3 +55,8 @@ def test_device_comes_from_the_caller() -> None:
 def test_cuda_without_cuda_says_so() -> None:
     with pytest.raises(ValueError, match="CUDA is not available \\(use --device cpu\\)"):
         resolve_device("cuda")
+
+
+def test_unwrapping_a_bare_network() -> None:
+    net = torch.nn.Linear(2, 2)
+    assert unwrap_model(net) is net

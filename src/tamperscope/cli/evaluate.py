@@ -205,10 +205,10 @@ def _load_detector(
     console: Console,
     long_side: int | None = None,
 ):
-    from tamperscope.engine.pair_trainer import is_pair_model
+    from tamperscope.registry import Task, model_task
 
     try:
-        if is_pair_model(model) != pairs:
+        if (model_task(model) == Task.PAIR) != pairs:
             wanted = "a probe/donor model (e.g. dmac-vgg16)" if pairs else "a single-image model"
             kind = "pairs" if pairs else "single images"
             console.print(f"[red]error:[/red] the dataset holds {kind}; --model needs {wanted}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 __all__ = [
     "DistributedContext",
@@ -22,6 +23,7 @@ __all__ = [
     "cleanup_distributed",
     "init_distributed",
     "resolve_device",
+    "unwrap_model",
 ]
 
 
@@ -121,3 +123,9 @@ def all_reduce_mean(value: torch.Tensor, ctx: DistributedContext) -> torch.Tenso
     out = value.clone()
     dist.all_reduce(out, op=dist.ReduceOp.SUM)
     return out / ctx.world_size
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The network inside a ``DistributedDataParallel`` wrapper (``model`` itself otherwise)."""
+    inner = getattr(model, "module", None)
+    return inner if isinstance(inner, nn.Module) else model
