@@ -47,6 +47,7 @@ from tamperscope.engine.checkpoints import (
 from tamperscope.engine.config import ConfigError, ExperimentConfig, config_to_dict, save_config
 from tamperscope.engine.distributed import (
     DistributedContext,
+    all_gather_objects,
     barrier,
     cleanup_distributed,
     init_distributed,
@@ -309,7 +310,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------- checkpoints
 
-    def _state(self) -> dict[str, Any]:
+    def _state(self, rng_by_rank: list[dict[str, Any]]) -> dict[str, Any]:
         model = self.model
         mean = getattr(model, "mean", None)
         std = getattr(model, "std", None)
@@ -325,7 +326,9 @@ class Trainer:
             "classes": self.recipe.mask_classes(),
             "mean": mean.flatten().tolist() if isinstance(mean, torch.Tensor) else [0.0, 0.0, 0.0],
             "std": std.flatten().tolist() if isinstance(std, torch.Tensor) else [1.0, 1.0, 1.0],
-            "rng": capture_rng_state(),
+            "rng": rng_by_rank[0],
+            # Under torchrun the processes' generators part (only the main one validates).
+            **({"rng_by_rank": rng_by_rank} if len(rng_by_rank) > 1 else {}),
             "schedulers": {k: s.state_dict() for k, s in self.recipe.schedulers.items()},
             **self.recipe.extra_state(),
             "history": self.history,
@@ -335,12 +338,15 @@ class Trainer:
     def save(self, name: str | None = None) -> Path | None:
         """Write a checkpoint (main process only) and point ``latest.txt`` at it.
 
+        Under ``torchrun`` every process calls it (each one's RNG states are gathered).
+
         Args:
             name: folder name under ``checkpoints/``; default ``step_<8-digit step>``.
 
         Returns:
             The checkpoint folder (None on other processes).
         """
+        rng_by_rank = all_gather_objects(capture_rng_state(), self.dist)
         if not self.dist.is_main:
             return None
         name = name or f"step_{self.step:08d}"
@@ -350,7 +356,7 @@ class Trainer:
             model=self.model,
             model_name=self.config.model.name,
             model_config=self.recipe.model_config,
-            state=self._state(),
+            state=self._state(rng_by_rank),
             optimizers=self.recipe.optimizers,
             discriminator=adversary.module if adversary is not None else None,
             discriminator_config=adversary.config if adversary is not None else None,
@@ -402,7 +408,9 @@ class Trainer:
         self.best_step = st.get("best_step")
         self.bad_epochs = int(st.get("bad_epochs", 0))
         self.history = list(st.get("history", []))
-        restore_rng_state(st["rng"])
+        by_rank = st.get("rng_by_rank") or []
+        same_world = len(by_rank) == self.dist.world_size
+        restore_rng_state(by_rank[self.dist.rank] if same_world else st["rng"])
         logger.info("resumed from %s at step %d (epoch %d)", path, self.step, self.epoch)
 
     # ------------------------------------------------------------------------- the loop
