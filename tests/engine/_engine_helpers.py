@@ -45,11 +45,25 @@ class TinyCopyMove(nn.Module):
         )
 
 
+class ThreeChannels(TinyCopyMove):
+    """Ignores num_classes: always 3 mask channels."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["num_classes"] = 3
+        super().__init__(**kwargs)
+
+
+THREE_CHANNELS = "engine-test-three-channels"
+
 if TINY not in list_models():
 
     @register_model(TINY, task="copy_move")
     def _tiny(**kwargs: Any) -> TinyCopyMove:
         return TinyCopyMove(**kwargs)
+
+
+if THREE_CHANNELS not in list_models():
+    register_model(THREE_CHANNELS, task="copy_move")(ThreeChannels)
 
 
 def make_copy_move(rng: np.random.Generator, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -102,14 +116,14 @@ def write_generated_set(
     return root
 
 
-def tiny_config(train_root: Path, **sections: dict[str, Any]) -> ExperimentConfig:
-    """A config for fast CPU runs of the tiny model on a generated set."""
+def tiny_config(train_root: Path, **sections: Any) -> ExperimentConfig:
+    """A config for fast CPU runs of the tiny model on a generated set.
+
+    Mappings in ``sections`` update the config's sections, other values (``recipe``) replace
+    top-level keys.
+    """
     values: dict[str, Any] = {
-        "model": {
-            "name": TINY,
-            "kwargs": {"num_classes": 3, "width": 8},
-            "discriminator_kwargs": {"channels": [8, 16, 1]},
-        },
+        "model": {"name": TINY, "kwargs": {"num_classes": 3, "width": 8}},
         "data": {
             "train_roots": [str(train_root)],
             "val_fraction": 0.25,
@@ -118,10 +132,13 @@ def tiny_config(train_root: Path, **sections: dict[str, Any]) -> ExperimentConfi
             "hflip": 0.5,
         },
         "loss": {"localization": [{"name": "weighted_ce", "weight": 1.0}]},
-        "train": {
-            "epochs": 3,
+        "doagan": {
+            "discriminator_kwargs": {"channels": [8, 16, 1]},
             "warmup_epochs": 0,
             "d_freeze_below": 0.0,
+        },
+        "train": {
+            "epochs": 3,
             "checkpoint_every": 0,
             "log_every": 1,
             "device": "cpu",
@@ -130,5 +147,8 @@ def tiny_config(train_root: Path, **sections: dict[str, Any]) -> ExperimentConfi
         },
     }
     for section, extra in sections.items():
-        values.setdefault(section, {}).update(extra)
+        if isinstance(extra, dict):
+            values.setdefault(section, {}).update(extra)
+        else:
+            values[section] = extra
     return config_from_dict(values)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
 import yaml
 from _engine_helpers import TINY, tiny_config
 from safetensors import safe_open
+from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from tamperscope.cli import app
@@ -107,3 +109,56 @@ def test_user_errors_exit_with_a_message(generated_set: Path, tmp_path: Path) ->
         app, ["train", "--resume", "--config", str(recipe), "--run-dir", str(tmp_path / "r3")]
     )
     assert result.exit_code == 2 and "no checkpoint to resume from" in result.output
+
+
+def test_weights_trained_without_running_stats_analyze_through_the_cli(
+    generated_set: Path, tmp_path: Path
+) -> None:
+    # BatchNorm without running statistics: the exported file has no running_mean buffers and
+    # says so in its metadata; the inference side must rebuild the model the same way.
+    recipe = _recipe(tmp_path, generated_set)
+    run_dir, weights = tmp_path / "runs" / "nobn", tmp_path / "nobn.safetensors"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--config",
+            str(recipe),
+            "--set",
+            f"data.train_roots=[{generated_set}]",
+            "--set",
+            "model.bn_track_running_stats=false",
+            "--run-dir",
+            str(run_dir),
+            "--device",
+            "cpu",
+            "--max-steps",
+            "2",
+            "--export",
+            str(weights),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"weights exported to {weights}" in result.output
+    with safe_open(str(weights), framework="pt") as fh:
+        assert fh.metadata()["bn_track_running_stats"] == "false"
+        assert not any("running_mean" in key for key in fh.keys())
+
+    image = generated_set / "images" / "000000.png"
+    out = tmp_path / "analysis"
+    result = runner.invoke(
+        app,
+        ["analyze", str(image), "--weights", str(weights), "--out", str(out), "--device", "cpu"],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "000000.json").read_text())
+    assert report["model"] == TINY
+
+    import tamperscope
+
+    detector = tamperscope.load_model(weights=weights, device="cpu")
+    assert detector.name == TINY
+    assert detector.model.backbone[1].running_mean is None
+    trained = load_file(str(weights))
+    for key, value in detector.model.state_dict().items():
+        assert torch.equal(value, trained[key]), key

@@ -11,10 +11,12 @@ from tamperscope.engine.config import (
     ConfigError,
     ExperimentConfig,
     apply_overrides,
+    config_from_dict,
     config_to_dict,
     load_config,
     save_config,
 )
+from tamperscope.engine.recipes import recipe_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,8 +28,10 @@ def test_defaults_follow_the_doagan_recipe() -> None:
     assert cfg.optim.lr_backbone == 1e-4
     assert cfg.optim.betas == [0.9, 0.999]
     assert cfg.optim.plateau_factor == 0.5
-    assert cfg.train.d_freeze_below == 0.3
+    assert cfg.doagan.d_freeze_below == 0.3 and cfg.doagan.warmup_epochs == 2
+    assert cfg.doagan.discriminator == "patchgan"
     assert cfg.loss.localization == [{"name": "weighted_ce", "weight": 1.0}]
+    assert cfg.recipe == ""  # the recipe of the model's registered task
 
 
 def test_yaml_overrides_defaults_and_set_overrides_yaml(tmp_path: Path) -> None:
@@ -72,7 +76,8 @@ def test_unknown_section_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("optimizer: {}\n")
     with pytest.raises(
-        ConfigError, match=r"unknown config key 'optimizer'.*model, data, loss, optim, train"
+        ConfigError,
+        match=r"unknown config key 'optimizer'.*model, data, loss, optim, train, doagan, pairs",
     ):
         load_config(path)
 
@@ -125,11 +130,65 @@ def test_saved_config_round_trips(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "adversarial"),
-    [("doagan_effnet_lite0.yaml", "none"), ("doagan_vgg19.yaml", "vanilla")],
+    [
+        ("doagan_effnet_lite0.yaml", "none"),
+        ("doagan_effnet_lite0_blend.yaml", "none"),
+        ("doagan_vgg19.yaml", "vanilla"),
+    ],
 )
-def test_shipped_recipes_parse(name: str, adversarial: str) -> None:
+def test_shipped_doagan_configs_parse(name: str, adversarial: str) -> None:
     cfg = load_config(REPO / "configs" / name)
+    assert cfg.recipe == "doagan" and recipe_for(cfg).name == "doagan"
     assert cfg.model.name.startswith("doagan-")
     assert cfg.model.kwargs["num_classes"] == 3
     assert cfg.loss.adversarial == adversarial
-    assert cfg.train.warmup_epochs >= 1
+    assert cfg.doagan.discriminator == "patchgan" and cfg.doagan.warmup_epochs >= 1
+
+
+@pytest.mark.parametrize("name", ["dmac_vgg16.yaml", "dmac_effnet_lite0.yaml"])
+def test_shipped_dmac_configs_parse(name: str) -> None:
+    cfg = load_config(REPO / "configs" / name)
+    assert cfg.recipe == "dmac" and recipe_for(cfg).name == "dmac"
+    assert cfg.model.name.startswith("dmac-") and cfg.data.reader == "generated-pairs"
+    assert cfg.train.monitor == "iou" and cfg.pairs.lambda_det == 0.01
+
+
+def test_configs_of_earlier_runs_still_load(tmp_path: Path) -> None:
+    # The layout of run folders' config.yaml before recipes owned their sections.
+    old = tmp_path / "config.yaml"
+    old.write_text(
+        "task: copy_move\n"
+        "model:\n  name: doagan-vgg19\n  discriminator: none\n"
+        "  discriminator_kwargs: {channels: [8, 1]}\n"
+        "train:\n  warmup_epochs: 5\n  d_freeze_below: 0.1\n  epochs: 4\n"
+    )
+    cfg = load_config(old)
+    assert cfg.recipe == "doagan" and cfg.train.epochs == 4
+    assert cfg.doagan.discriminator == "none"
+    assert cfg.doagan.discriminator_kwargs == {"channels": [8, 1]}
+    assert cfg.doagan.warmup_epochs == 5 and cfg.doagan.d_freeze_below == 0.1
+    assert config_from_dict({"task": "pairs"}).recipe == "dmac"
+    assert config_from_dict({"task": "auto"}).recipe == ""
+    # --set with the earlier keys too
+    cfg = load_config(None, ["model.discriminator=none", "train.warmup_epochs=0", "task=pairs"])
+    assert cfg.doagan.discriminator == "none" and cfg.doagan.warmup_epochs == 0
+    assert cfg.recipe == "dmac"
+    cfg = load_config(None, ["model.discriminator_kwargs.channels=[4, 1]"])
+    assert cfg.doagan.discriminator_kwargs == {"channels": [4, 1]}
+    # The saved form has the new layout only.
+    save_config(cfg, tmp_path / "new.yaml")
+    saved = yaml.safe_load((tmp_path / "new.yaml").read_text())
+    assert "task" not in saved and "discriminator" not in saved["model"]
+    assert "warmup_epochs" not in saved["train"] and saved["doagan"]["warmup_epochs"] == 2
+
+
+def test_earlier_keys_beside_the_new_ones_are_refused() -> None:
+    with pytest.raises(ConfigError, match="task must be one of auto, copy_move, pairs"):
+        config_from_dict({"task": "splicing"})
+    with pytest.raises(ConfigError, match="config key 'task' is now 'recipe'; give only 'recipe'"):
+        config_from_dict({"task": "pairs", "recipe": "dmac"})
+    with pytest.raises(
+        ConfigError,
+        match="config key 'train.warmup_epochs' is now 'doagan.warmup_epochs'; give only",
+    ):
+        config_from_dict({"train": {"warmup_epochs": 1}, "doagan": {"warmup_epochs": 2}})

@@ -21,7 +21,8 @@ def test_doagan_effnet_lite0_trains_and_reloads(tmp_path: Path) -> None:
     kwargs = {"num_classes": 3, "aspp_channels": 16, "head_channels": 16}
     cfg = tiny_config(
         root,
-        model={"name": "doagan-effnet-lite0", "kwargs": kwargs, "discriminator_kwargs": {}},
+        model={"name": "doagan-effnet-lite0", "kwargs": kwargs},
+        doagan={"discriminator_kwargs": {}},
         data={"image_size": 64, "val_fraction": 0.0},
     )
     summary = train(cfg, tmp_path / "run", max_steps=1)

@@ -1,4 +1,5 @@
-"""The training data pipeline: shapes, geometry, flips, attacks, signed distance maps."""
+"""The training data of single images: shapes, geometry, flips, attacks, signed distance
+maps, readers and held-out splits."""
 
 from __future__ import annotations
 
@@ -7,10 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _engine_helpers import make_copy_move
+from _engine_helpers import make_copy_move, write_generated_set
 
 from tamperscope.data.base import InMemoryDataset, open_dataset
-from tamperscope.data.training import TrainingDataset, resolve_attacks, signed_distance_maps
+from tamperscope.engine import DataConfig, TrainingError
+from tamperscope.engine.data import (
+    ConcatForgeryDataset,
+    ForgerySubset,
+    TrainingDataset,
+    open_image_sets,
+    resize_array,
+    resolve_attacks,
+    resolve_sets,
+    signed_distance_maps,
+)
 from tamperscope.errors import DatasetError
 from tamperscope.synth.attacks import AttackSpecError
 
@@ -143,3 +154,52 @@ def test_errors_name_the_problem(rng: np.random.Generator) -> None:
         TrainingDataset(_memory_set(rng, 1), 16, hflip=2.0)
     with pytest.raises(ValueError, match="at least 8 pixels"):
         TrainingDataset(_memory_set(rng, 1), 4)
+
+
+def test_resize_array_keeps_mask_labels() -> None:
+    mask = np.zeros((10, 6), np.uint8)
+    mask[:5] = 2
+    out = resize_array(mask, 20, 12, nearest=True)
+    assert out.shape == (20, 12) and set(np.unique(out).tolist()) == {0, 2}
+    image = np.full((10, 6, 3), 200, np.uint8)
+    assert resize_array(image, 5, 3, nearest=False).shape == (5, 3, 3)
+    assert resize_array(image, 10, 6, nearest=False) is image
+
+
+def test_train_roots_are_concatenated_and_a_fraction_held_out(tmp_path: Path) -> None:
+    a = write_generated_set(tmp_path / "a", 4, seed=1, negatives=1)
+    b = write_generated_set(tmp_path / "b", 4, seed=2, negatives=1)
+    both = open_image_sets("generated", [str(a), str(b)])
+    assert isinstance(both, ConcatForgeryDataset) and len(both) == 8
+    assert both.mask_kind == "three_class"
+    cfg = DataConfig(train_roots=[str(a), str(b)], val_fraction=0.25)
+    train, val = resolve_sets(
+        cfg, 3, None, None, open_sets=open_image_sets, subset=ForgerySubset, synth_command="x"
+    )
+    assert isinstance(train, ForgerySubset) and isinstance(val, ForgerySubset)
+    assert len(train) == 6 and len(val) == 2
+    assert sorted(train.indices + val.indices) == list(range(8))
+    again, _ = resolve_sets(
+        cfg, 3, None, None, open_sets=open_image_sets, subset=ForgerySubset, synth_command="x"
+    )
+    assert again.indices == train.indices  # the split depends on the seed only
+    given, none = resolve_sets(
+        DataConfig(val_fraction=0.0),
+        3,
+        both,
+        None,
+        open_sets=open_image_sets,
+        subset=ForgerySubset,
+        synth_command="x",
+    )
+    assert given is both and none is None
+    with pytest.raises(TrainingError, match="no training data: .*'tamperscope synth copy-move'"):
+        resolve_sets(
+            DataConfig(),
+            0,
+            None,
+            None,
+            open_sets=open_image_sets,
+            subset=ForgerySubset,
+            synth_command="copy-move",
+        )

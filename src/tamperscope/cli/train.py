@@ -40,15 +40,14 @@ def train(
     """Train a copy-move detector (DOA-GAN recipe) or a probe/donor pair model (DMAC recipe)
     on sets written by 'tamperscope synth'.
 
-    The config's 'task' key picks the trainer: copy_move, pairs, or auto (pairs when the
-    model takes a probe and a donor, e.g. dmac-vgg16). Defaults come from the code, then the
-    YAML recipe, then --set overrides. The run folder
+    The config's 'recipe' key picks the training recipe: doagan (copy-move models) or dmac
+    (probe/donor pair models); without it, the model's registered task does. Defaults come
+    from the code, then the YAML file, then --set overrides. The run folder
     receives config.yaml (the resolved config), checkpoints/, scalars.jsonl, tensorboard/ and
     summary.json. Under torchrun (WORLD_SIZE > 1) training is distributed over the processes.
     """
     from tamperscope.engine import export_weights, load_config
     from tamperscope.engine import train as run_training
-    from tamperscope.engine.pair_trainer import resolve_task, train_pairs
 
     if run_dir is None:
         run_dir = Path("runs") / (config.stem if config is not None else "default")
@@ -57,8 +56,7 @@ def train(
         source = run_dir / "config.yaml"
     try:
         cfg = load_config(source, overrides)
-        runner = train_pairs if resolve_task(cfg) == "pairs" else run_training
-        summary = runner(cfg, run_dir, device=device, resume=resume, max_steps=max_steps)
+        summary = run_training(cfg, run_dir, device=device, resume=resume, max_steps=max_steps)
         if export is not None and summary.get("checkpoint"):
             export_weights(summary["checkpoint"], export)
     except (KeyError, ValueError, TamperscopeError) as exc:

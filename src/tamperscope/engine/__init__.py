@@ -1,4 +1,9 @@
-"""Training engine: typed configs, the DOA-GAN and DMAC trainers, checkpoints, distributed.
+"""Training engine: typed configs, one training loop, a recipe per method, checkpoints, DDP.
+
+The loop (:class:`Trainer`, :mod:`tamperscope.engine.trainer`) runs epochs, exact resume,
+checkpoints, schedules, early stopping and logs; a recipe (:mod:`tamperscope.engine.recipes`)
+trains one method: ``doagan`` for copy-move models, ``dmac`` for probe/donor pair models.
+The config's ``recipe`` key picks it, else the model's registered task does.
 
 The engine never parses argv; ``tamperscope train`` (:mod:`tamperscope.cli.train`) does, then
 calls :func:`train`::
@@ -21,6 +26,7 @@ from tamperscope.engine.checkpoints import (
 from tamperscope.engine.config import (
     ConfigError,
     DataConfig,
+    DoaganConfig,
     ExperimentConfig,
     LossConfig,
     ModelConfig,
@@ -33,20 +39,32 @@ from tamperscope.engine.config import (
     load_config,
     save_config,
 )
-from tamperscope.engine.pair_trainer import PairTrainer, resolve_task, train_pairs
-from tamperscope.engine.trainer import Trainer, TrainingError, seed_everything, train
+from tamperscope.engine.errors import TrainingError
+from tamperscope.engine.recipes import (
+    DmacRecipe,
+    DoaganRecipe,
+    Recipe,
+    get_recipe,
+    list_recipes,
+    recipe_for,
+    register_recipe,
+)
+from tamperscope.engine.trainer import Trainer, seed_everything, train
 
 __all__ = [
     "Checkpoint",
     "CheckpointError",
     "ConfigError",
     "DataConfig",
+    "DmacRecipe",
+    "DoaganConfig",
+    "DoaganRecipe",
     "ExperimentConfig",
     "LossConfig",
     "ModelConfig",
     "OptimConfig",
     "PairConfig",
-    "PairTrainer",
+    "Recipe",
     "TrainConfig",
     "Trainer",
     "TrainingError",
@@ -54,14 +72,16 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "export_weights",
+    "get_recipe",
+    "list_recipes",
     "latest_checkpoint",
     "load_checkpoint",
     "load_config",
     "read_checkpoint",
-    "resolve_task",
+    "recipe_for",
+    "register_recipe",
     "save_checkpoint",
     "save_config",
     "seed_everything",
     "train",
-    "train_pairs",
 ]

@@ -51,6 +51,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from tamperscope.engine.distributed import unwrap_model
 from tamperscope.errors import TamperscopeError
 from tamperscope.weights.loading import rebuild_kwargs
 
@@ -216,12 +217,6 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------- save / read
 
 
-def _bare(model: nn.Module) -> nn.Module:
-    return (
-        model.module if hasattr(model, "module") and isinstance(model.module, nn.Module) else model
-    )
-
-
 def save_checkpoint(
     path: str | Path,
     *,
@@ -265,7 +260,7 @@ def save_checkpoint(
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         save_file(
-            _cpu_tensors(_bare(model).state_dict()),
+            _cpu_tensors(unwrap_model(model).state_dict()),
             str(tmp / MODEL_FILE),
             metadata={
                 "format": "pt",
@@ -277,7 +272,7 @@ def save_checkpoint(
         )
         if discriminator is not None:
             save_file(
-                _cpu_tensors(_bare(discriminator).state_dict()),
+                _cpu_tensors(unwrap_model(discriminator).state_dict()),
                 str(tmp / DISCRIMINATOR_FILE),
                 metadata={"format": "pt", "config": _json_meta(discriminator_config or {})},
             )

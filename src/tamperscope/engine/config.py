@@ -1,5 +1,11 @@
 """Typed training configuration: one dataclass per concern, YAML and ``key=value`` overrides.
 
+The top-level key ``recipe`` names the training recipe (:mod:`tamperscope.engine.recipes`):
+``doagan`` for copy-move models, ``dmac`` for probe/donor pair models; left empty, the recipe
+is the one of the model's registered task. Sections shared by every recipe: ``model``,
+``data``, ``optim`` and ``train`` (the loop). Each recipe owns its section: ``doagan``
+(discriminator, warm-up, freeze rule) and ``loss`` for DOA-GAN, ``pairs`` for DMAC.
+
 Defaults live in the dataclasses below. A YAML file only overrides them, and ``--set
 section.key=value`` strings override both, in that order::
 
@@ -9,11 +15,17 @@ Every key is checked against the dataclass fields: a misspelt key raises
 :class:`ConfigError` naming the key and listing the known keys of its section. Values are
 coerced to the field's type (``"1e-3"`` to float, ``"true"`` to bool, ...). The resolved
 configuration is written to every run folder as ``config.yaml`` by :func:`save_config`.
+
+Files written before the recipes had their own sections still load: ``task`` (``auto``,
+``copy_move``, ``pairs``) is read as ``recipe`` (empty, ``doagan``, ``dmac``), and
+``model.discriminator``, ``model.discriminator_kwargs``, ``train.warmup_epochs`` and
+``train.d_freeze_below`` as the keys of the same name in ``doagan`` (:data:`MOVED_KEYS`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import types
 import typing
 from dataclasses import dataclass, field
@@ -26,8 +38,10 @@ from tamperscope.errors import TamperscopeError
 from tamperscope.io import atomic_open
 
 __all__ = [
+    "MOVED_KEYS",
     "ConfigError",
     "DataConfig",
+    "DoaganConfig",
     "ExperimentConfig",
     "LossConfig",
     "ModelConfig",
@@ -41,6 +55,8 @@ __all__ = [
     "save_config",
 ]
 
+logger = logging.getLogger(__name__)
+
 
 class ConfigError(TamperscopeError):
     """A training configuration has an unknown key or a value of the wrong type."""
@@ -51,17 +67,15 @@ class ModelConfig:
     """Which model to train.
 
     Attributes:
-        name: registry name of the generator (``tamperscope.registry.list_models()``); it must
-            return a :class:`~tamperscope.models.outputs.CopyMoveOutput`.
+        name: registry name of the trained model (``tamperscope.registry.list_models()``);
+            its registered task selects the default recipe (copy-move: ``doagan``, pair:
+            ``dmac``).
         kwargs: constructor kwargs passed to ``create_model(name, **kwargs)``.
         backbone_attr: name of the submodule trained with ``optim.lr_backbone`` (the pretrained
-            feature extractor); when the model has no such attribute every parameter gets
-            ``optim.lr_generator``.
+            feature extractor; recipe ``doagan``); when the model has no such attribute every
+            parameter gets ``optim.lr_generator``.
         bn_track_running_stats: ``False`` turns every BatchNorm into one without running
             statistics (batch statistics at train and test time, ``track_running_stats=False``).
-        discriminator: ``"patchgan"`` for the PatchGAN critic on image + mask channels, or
-            ``"none"`` (no adversarial training).
-        discriminator_kwargs: extra constructor kwargs of the discriminator.
         init_weights: a weights file (safetensors from ``tamperscope train``, or ``"shipped"``
             for the weights shipped with ``name``) whose tensors initialise the model before
             training: fine-tuning. Empty: train from the constructor's initialisation. The
@@ -73,8 +87,6 @@ class ModelConfig:
     kwargs: dict[str, Any] = field(default_factory=dict)
     backbone_attr: str = "backbone"
     bn_track_running_stats: bool = True
-    discriminator: str = "patchgan"
-    discriminator_kwargs: dict[str, Any] = field(default_factory=dict)
     init_weights: str = ""
 
 
@@ -120,7 +132,8 @@ class DataConfig:
 
 @dataclass
 class LossConfig:
-    """Loss terms: L = w_adv L_adv + alpha L_loc + beta / 2 (L_det + L_det_pristine).
+    """DOA-GAN's loss terms (recipe ``doagan``): L = w_adv L_adv + alpha L_loc + beta / 2
+    (L_det + L_det_pristine).
 
     Attributes:
         localization: terms of the localization loss L_loc as ``{name, weight, ...}`` entries
@@ -148,6 +161,9 @@ class LossConfig:
 class OptimConfig:
     """Optimizers and learning-rate schedule (Adam, ReduceLROnPlateau on the validation loss).
 
+    Recipe ``doagan`` reads every key; ``dmac`` reads ``betas``, ``weight_decay`` and
+    ``grad_clip`` (its learning rates are in ``pairs``, and fixed).
+
     Attributes:
         lr_generator: learning rate of the generator's non-backbone parameters.
         lr_backbone: learning rate of the backbone (``model.backbone_attr``).
@@ -173,21 +189,19 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    """The training loop.
+    """The training loop (every recipe).
 
     Attributes:
         epochs: number of passes over the training data.
         max_steps: stop after this many optimisation steps in total (0: no limit).
-        warmup_epochs: epochs in which only the generator trains (no adversarial term, the
-            discriminator is not updated).
-        d_freeze_below: the discriminator is not updated while its loss is under this value.
         checkpoint_every: save a checkpoint every N steps (0: only at epoch ends and the end).
         keep_checkpoints: number of step checkpoints kept (older ones are deleted; ``best`` is
             always kept).
         early_stopping_patience: stop after this many validations without improvement of
             ``monitor`` (0: never).
         monitor: validation quantity that selects the best checkpoint and drives early
-            stopping, e.g. ``"f1_union"`` (higher is better) or ``"loss"`` (lower is better).
+            stopping, e.g. ``"f1_union"`` (higher is better) or ``"loss"`` (lower is better);
+            one of the quantities the recipe's validation returns.
         seed: seed of python, numpy, torch, the sampler and the augmentations.
         deterministic: ask torch for deterministic algorithms (slower on CUDA).
         log_every: write training scalars every N steps.
@@ -197,8 +211,6 @@ class TrainConfig:
 
     epochs: int = 50
     max_steps: int = 0
-    warmup_epochs: int = 2
-    d_freeze_below: float = 0.3
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
     early_stopping_patience: int = 10
@@ -211,18 +223,41 @@ class TrainConfig:
 
 
 @dataclass
-class PairConfig:
-    """DMAC's training of probe/donor pair models (``task: pairs``).
+class DoaganConfig:
+    """DOA-GAN's adversarial training of copy-move models (recipe ``doagan``).
 
-    Liu, Liu, Cheng, "Adversarial Learning for Constrained Image Splicing Detection and
+    Islam, Long, Basharat, Hoogs, "DOA-GAN: Dual-Order Attentive Generative Adversarial
+    Network for Image Copy-move Forgery Detection and Localization", CVPR 2020. The recipe
+    also reads ``loss``, ``optim`` and ``model.backbone_attr``.
+
+    Attributes:
+        discriminator: ``"patchgan"`` for the PatchGAN critic on image + mask channels, or
+            ``"none"`` (no adversarial training).
+        discriminator_kwargs: extra constructor kwargs of the discriminator
+            (:class:`~tamperscope.models.layers.discriminators.PatchDiscriminator`).
+        warmup_epochs: epochs in which only the generator trains (no adversarial term, the
+            discriminator is not updated).
+        d_freeze_below: the discriminator is not updated while its loss is under this value.
+    """
+
+    discriminator: str = "patchgan"
+    discriminator_kwargs: dict[str, Any] = field(default_factory=dict)
+    warmup_epochs: int = 2
+    d_freeze_below: float = 0.3
+
+
+@dataclass
+class PairConfig:
+    """DMAC's training of probe/donor pair models (recipe ``dmac``).
+
+    Liu, Zhu, Zhao, Cao, "Adversarial Learning for Constrained Image Splicing Detection and
     Localization based on Atrous Convolution", IEEE TIFS 2019: the localization network is
     first trained with cross entropy alone (Adadelta), then adversarially: ``k`` updates of
     the detection (Det) and discriminative (Dis) networks alternate with one update of the
-    localization network, each on a fresh minibatch. The pair trainer reads this section,
-    ``model.name``/``model.kwargs``, ``data`` (``resize_mode: resize`` and no ``attacks``),
+    localization network, each on a fresh minibatch. The recipe reads this section,
+    ``model``, ``data`` (``resize_mode: resize`` and no ``attacks``),
     ``optim.betas``/``optim.weight_decay``/``optim.grad_clip`` and ``train``; it ignores
-    ``loss``, the discriminator keys of ``model``, ``train.warmup_epochs`` and
-    ``train.d_freeze_below``.
+    ``loss`` and ``doagan``.
 
     Attributes:
         pretrain_epochs: epochs of cross-entropy pretraining (Adadelta) before the
@@ -260,13 +295,14 @@ class PairConfig:
 
 @dataclass
 class ExperimentConfig:
-    """The whole training recipe: one section per concern.
+    """The whole training configuration: one section per concern, one per recipe.
 
     Attributes:
-        task: ``"copy_move"`` (single images, :mod:`tamperscope.engine.trainer`),
-            ``"pairs"`` (probe/donor pairs, :mod:`tamperscope.engine.pair_trainer`) or
-            ``"auto"`` (pairs when the registered model's ``forward`` takes a probe and a
-            donor, else copy-move).
+        recipe: the training recipe (``tamperscope.engine.recipes.list_recipes()``):
+            ``"doagan"`` (copy-move models, :mod:`tamperscope.engine.recipes.doagan`) or
+            ``"dmac"`` (probe/donor pair models, :mod:`tamperscope.engine.recipes.dmac`);
+            empty: the recipe of the model's registered task. The run folder's
+            ``config.yaml`` records the recipe used.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -274,8 +310,57 @@ class ExperimentConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    doagan: DoaganConfig = field(default_factory=DoaganConfig)
     pairs: PairConfig = field(default_factory=PairConfig)
-    task: str = "auto"
+    recipe: str = ""
+
+
+#: Keys of earlier configs -> where they live now.
+MOVED_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("task",): ("recipe",),
+    ("model", "discriminator"): ("doagan", "discriminator"),
+    ("model", "discriminator_kwargs"): ("doagan", "discriminator_kwargs"),
+    ("train", "warmup_epochs"): ("doagan", "warmup_epochs"),
+    ("train", "d_freeze_below"): ("doagan", "d_freeze_below"),
+}
+
+#: Values of the earlier ``task`` key -> the recipe they select ("" : the model's).
+_TASK_RECIPES = {"auto": "", "copy_move": "doagan", "pairs": "dmac"}
+
+
+def _moved_value(old: tuple[str, ...], value: Any) -> Any:
+    if old != ("task",):
+        return value
+    if value not in _TASK_RECIPES:
+        raise ConfigError(
+            f"task must be one of {', '.join(_TASK_RECIPES)}, got {value!r} "
+            "(task is now recipe: doagan or dmac)"
+        )
+    return _TASK_RECIPES[value]
+
+
+def _move_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with the keys of :data:`MOVED_KEYS` at their new places.
+
+    Raises:
+        ConfigError: a key given both at its old and at its new place.
+    """
+    values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    for old, new in MOVED_KEYS.items():
+        parent = values if len(old) == 1 else values.get(old[0])
+        if not isinstance(parent, dict) or old[-1] not in parent:
+            continue
+        target = values if len(new) == 1 else values.setdefault(new[0], {})
+        if not isinstance(target, dict):
+            continue  # reported as a bad section by the builder
+        if new[-1] in target:
+            raise ConfigError(
+                f"config key {'.'.join(old)!r} is now {'.'.join(new)!r}; give only "
+                f"{'.'.join(new)!r}"
+            )
+        target[new[-1]] = _moved_value(old, parent.pop(old[-1]))
+        logger.info("config key %r read as %r", ".".join(old), ".".join(new))
+    return values
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -371,7 +456,7 @@ def config_from_dict(values: dict[str, Any] | None) -> ExperimentConfig:
         values = {}
     if not isinstance(values, dict):
         raise ConfigError(f"a config must be a mapping of sections, got {type(values).__name__}")
-    return _build(ExperimentConfig, values)
+    return _build(ExperimentConfig, _move_keys(values))
 
 
 def config_to_dict(config: ExperimentConfig) -> dict[str, Any]:
@@ -412,6 +497,12 @@ def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> Experimen
     values = config_to_dict(config)
     for item in overrides:
         path, value = _parse_override(item)
+        for old, new in MOVED_KEYS.items():
+            if tuple(path[: len(old)]) == old:
+                if len(path) == len(old):
+                    value = _moved_value(old, value)
+                path = [*new, *path[len(old) :]]
+                break
         node: Any = values
         cls: Any = ExperimentConfig
         for depth, part in enumerate(path[:-1]):
@@ -447,8 +538,9 @@ def load_config(
     """Defaults, then the YAML file, then the overrides.
 
     Args:
-        path: YAML recipe with any subset of the sections ``model``, ``data``, ``loss``,
-            ``optim``, ``train``, ``pairs`` and the ``task`` key; ``None`` for the defaults.
+        path: YAML file with any subset of the sections ``model``, ``data``, ``loss``,
+            ``optim``, ``train``, ``doagan``, ``pairs`` and the ``recipe`` key; ``None`` for
+            the defaults.
         overrides: ``section.key=value`` strings (see :func:`apply_overrides`).
 
     Raises:

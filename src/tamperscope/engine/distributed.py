@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 __all__ = [
     "DistributedContext",
     "all_reduce_mean",
     "barrier",
+    "all_gather_objects",
     "cleanup_distributed",
     "init_distributed",
     "resolve_device",
+    "unwrap_model",
 ]
 
 
@@ -121,3 +125,22 @@ def all_reduce_mean(value: torch.Tensor, ctx: DistributedContext) -> torch.Tenso
     out = value.clone()
     dist.all_reduce(out, op=dist.ReduceOp.SUM)
     return out / ctx.world_size
+
+
+def all_gather_objects(value: Any, ctx: DistributedContext) -> list[Any]:
+    """``value`` of every process, by rank (``[value]`` in a single process).
+
+    Args:
+        value: a picklable object; every process must call this at the same point.
+    """
+    if not ctx.enabled:
+        return [value]
+    out: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(out, value)
+    return out
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The network inside a ``DistributedDataParallel`` wrapper (``model`` itself otherwise)."""
+    inner = getattr(model, "module", None)
+    return inner if isinstance(inner, nn.Module) else model

@@ -16,6 +16,7 @@ from torch.optim import Adam, Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from tamperscope.engine.config import OptimConfig
+from tamperscope.engine.distributed import unwrap_model
 
 __all__ = [
     "build_discriminator_optimizer",
@@ -40,8 +41,7 @@ def split_backbone_parameters(
     Returns:
         ``(backbone_params, other_params)``, each in module order, frozen parameters left out.
     """
-    inner = getattr(model, "module", None)
-    bare = inner if isinstance(inner, nn.Module) else model
+    bare = unwrap_model(model)
     backbone = getattr(bare, backbone_attr, None) if backbone_attr else None
     backbone_ids = (
         {id(p) for p in backbone.parameters()} if isinstance(backbone, nn.Module) else set()

@@ -1,4 +1,10 @@
-"""Training data pipeline: any :class:`~tamperscope.data.base.ForgeryDataset` as torch tensors.
+"""Training data of single images: readers opened for training, held-out splits, tensors.
+
+:func:`open_image_sets` opens the ``data.train_roots`` (or ``data.val_roots``) of a config
+with a reader and concatenates them (:class:`ConcatForgeryDataset`); :func:`resolve_sets`
+picks the training and validation readers of a run (given ones, the configured folders, or a
+seeded held-out fraction of the training samples, :class:`ForgerySubset`), for single images
+as for probe/donor pairs (:mod:`tamperscope.engine.pair_data`).
 
 :class:`TrainingDataset` wraps a reader and returns fixed-size tensors ready for a
 ``DataLoader``: the image and mask are resized (or resized and cropped) to the training size,
@@ -13,18 +19,29 @@ and a new one every epoch (call :meth:`TrainingDataset.set_epoch`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence, Sized
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from tamperscope.data.base import ForgeryDataset
+from tamperscope.data.base import ForgeryDataset, open_dataset
+from tamperscope.engine.config import DataConfig
+from tamperscope.engine.errors import TrainingError
 from tamperscope.errors import DatasetError
 
-__all__ = ["TrainingDataset", "resolve_attacks", "signed_distance_maps"]
+__all__ = [
+    "ConcatForgeryDataset",
+    "ForgerySubset",
+    "TrainingDataset",
+    "open_image_sets",
+    "resize_array",
+    "resolve_attacks",
+    "resolve_sets",
+    "signed_distance_maps",
+]
 
 #: An attack: (H, W, 3) uint8 RGB image and a numpy generator -> (H, W, 3) uint8 RGB image.
 Attack = Callable[[np.ndarray, np.random.Generator], np.ndarray]
@@ -96,7 +113,18 @@ def signed_distance_maps(mask: np.ndarray, num_classes: int) -> np.ndarray:
     return signed_distance_map(mask, num_classes=num_classes).astype(np.float32)
 
 
-def _resize(array: np.ndarray, height: int, width: int, *, nearest: bool) -> np.ndarray:
+def resize_array(array: np.ndarray, height: int, width: int, *, nearest: bool) -> np.ndarray:
+    """``array`` at ``height`` x ``width`` pixels (itself when it already has that size).
+
+    Args:
+        array: (H, W) or (H, W, C) image or mask.
+        height, width: the output size in pixels.
+        nearest: nearest-neighbour interpolation (masks: labels stay labels); else area
+            averaging when shrinking and bilinear interpolation when enlarging (images).
+
+    Returns:
+        (height, width[, C]) array of the input dtype.
+    """
     if array.shape[:2] == (height, width):
         return array
     if nearest:
@@ -106,6 +134,132 @@ def _resize(array: np.ndarray, height: int, width: int, *, nearest: bool) -> np.
     else:
         interp = cv2.INTER_LINEAR
     return cv2.resize(array, (width, height), interpolation=interp)
+
+
+S = TypeVar("S", bound=Sized)
+
+
+class ConcatForgeryDataset(ForgeryDataset):
+    """Several single-image readers as one, in order.
+
+    The masks are 3-class when every part's are, else binary.
+
+    Args:
+        parts: the readers.
+    """
+
+    kind = "concat"
+
+    def __init__(self, parts: Sequence[ForgeryDataset]) -> None:
+        self.parts = list(parts)
+        kinds = {getattr(p, "mask_kind", "binary") for p in self.parts}
+        self.mask_kind = "three_class" if kinds == {"three_class"} else "binary"
+        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def names(self) -> list[str]:
+        return [n for p in self.parts for n in p.names()]
+
+    def load(self, index: int) -> Any:
+        part = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        return self.parts[part][index - int(self.offsets[part])]
+
+
+class ForgerySubset(ForgeryDataset):
+    """The samples of ``source`` at ``indices`` (a held-out validation split).
+
+    Args:
+        source: the reader.
+        indices: indices into ``source``, in the order the subset lists them.
+    """
+
+    kind = "subset"
+
+    def __init__(self, source: ForgeryDataset, indices: Sequence[int]) -> None:
+        self.source = source
+        self.indices = [int(i) for i in indices]
+        self.mask_kind = getattr(source, "mask_kind", "binary")
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def names(self) -> list[str]:
+        names = self.source.names()
+        return [names[i] for i in self.indices]
+
+    def load(self, index: int) -> Any:
+        return self.source[self.indices[index]]
+
+
+def open_image_sets(reader: str, roots: Sequence[str]) -> ForgeryDataset:
+    """The folders ``roots`` opened with ``reader`` as one single-image reader.
+
+    Raises:
+        TrainingError: ``reader`` gives image pairs.
+        DatasetError: a folder cannot be read as ``reader``.
+        KeyError: unknown reader name.
+    """
+    parts = []
+    for root in roots:
+        ds = open_dataset(reader, root)
+        if not isinstance(ds, ForgeryDataset):
+            raise TrainingError(
+                f"{root}: reader {reader!r} gives image pairs; training needs single images"
+            )
+        parts.append(ds)
+    return parts[0] if len(parts) == 1 else ConcatForgeryDataset(parts)
+
+
+def resolve_sets(
+    cfg: DataConfig,
+    seed: int,
+    train_set: S | None,
+    val_set: S | None,
+    *,
+    open_sets: Callable[[str, Sequence[str]], S],
+    subset: Callable[[S, Sequence[int]], S],
+    synth_command: str,
+) -> tuple[S, S | None]:
+    """The training and validation readers of a run.
+
+    The given readers, else ``cfg.train_roots`` and ``cfg.val_roots`` opened with
+    ``open_sets``; without validation folders, a fraction ``cfg.val_fraction`` of the
+    training samples (drawn with ``seed``) is held out with ``subset``.
+
+    Args:
+        cfg: the ``data`` section.
+        seed: seed of the held-out split.
+        train_set, val_set: readers given by the caller (None: from ``cfg``).
+        open_sets: ``open_sets(reader, roots)`` -> one reader.
+        subset: ``subset(reader, indices)`` -> the reader's samples at ``indices``.
+        synth_command: the ``tamperscope synth`` command that writes such data (for the
+            error message).
+
+    Returns:
+        ``(train_set, val_set)``; ``val_set`` is None without validation data.
+
+    Raises:
+        TrainingError: no training set given and no ``cfg.train_roots``.
+    """
+    if train_set is None:
+        if not cfg.train_roots:
+            raise TrainingError(
+                "no training data: set data.train_roots (folders written by "
+                f"'tamperscope synth {synth_command}')"
+            )
+        train_set = open_sets(cfg.reader, cfg.train_roots)
+    if val_set is None and cfg.val_roots:
+        val_set = open_sets(cfg.reader, cfg.val_roots)
+    elif val_set is None and cfg.val_fraction > 0:
+        n = len(train_set)
+        n_val = int(round(n * cfg.val_fraction))
+        if 0 < n_val < n:
+            order = np.random.default_rng(seed).permutation(n)
+            val_set = subset(train_set, sorted(order[:n_val].tolist()))
+            train_set = subset(train_set, sorted(order[n_val:].tolist()))
+    return train_set, val_set
 
 
 class TrainingDataset(Dataset):
@@ -222,12 +376,15 @@ class TrainingDataset(Dataset):
     ) -> tuple[np.ndarray, np.ndarray]:
         s = self.size
         if self.resize_mode == "resize":
-            return _resize(image, s, s, nearest=False), _resize(mask, s, s, nearest=True)
+            return resize_array(image, s, s, nearest=False), resize_array(mask, s, s, nearest=True)
         h, w = mask.shape
         scale = max(1.0, s / min(h, w))
         if scale > 1.0:
             nh, nw = max(s, round(h * scale)), max(s, round(w * scale))
-            image, mask = _resize(image, nh, nw, nearest=False), _resize(mask, nh, nw, nearest=True)
+            image, mask = (
+                resize_array(image, nh, nw, nearest=False),
+                resize_array(mask, nh, nw, nearest=True),
+            )
             h, w = nh, nw
         if self.train:
             top, left = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
@@ -254,7 +411,7 @@ class TrainingDataset(Dataset):
             if self.attacks and rng.random() < self.attack_prob:
                 attack = self.attacks[int(rng.integers(len(self.attacks)))]
                 attacked = np.asarray(attack(np.ascontiguousarray(image), rng))
-                image = _resize(attacked, self.size, self.size, nearest=False)
+                image = resize_array(attacked, self.size, self.size, nearest=False)
         image = np.ascontiguousarray(image)
         mask = np.ascontiguousarray(mask)
         item: dict[str, Any] = {

@@ -1,11 +1,10 @@
-"""The DMAC pair trainer: data pipeline, phases, exact resume, CLI dispatch, export, errors."""
+"""The DMAC recipe: phases, exact resume, validation, CLI dispatch by task, export, errors."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import yaml
@@ -16,20 +15,17 @@ from typer.testing import CliRunner
 from _pair_helpers import TINY_PAIR, make_pair_set, tiny_pair_config
 from tamperscope.api import load_model
 from tamperscope.cli import app
-from tamperscope.data.base import PairDataset, open_dataset
-from tamperscope.data.training_pairs import PairTrainingDataset
+from tamperscope.data.base import open_dataset
 from tamperscope.engine import (
     ConfigError,
-    PairTrainer,
+    DmacRecipe,
+    Trainer,
     TrainingError,
     config_to_dict,
     export_weights,
-    resolve_task,
-    train_pairs,
+    train,
 )
 from tamperscope.engine.distributed import DistributedContext
-from tamperscope.errors import DatasetError
-from tamperscope.types import PairSample
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"
@@ -50,84 +46,17 @@ def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
     return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
-class _Pairs(PairDataset):
-    def __init__(self, samples: list[PairSample]) -> None:
-        self.samples = samples
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def names(self) -> list[str]:
-        return [s["name"] for s in self.samples]
-
-    def load(self, index: int) -> PairSample:
-        return self.samples[index]
+def _recipe(trainer: Trainer) -> DmacRecipe:
+    assert isinstance(trainer.recipe, DmacRecipe)
+    return trainer.recipe
 
 
-def _sample(rng: np.random.Generator, label: int = 1, masks: bool = True) -> PairSample:
-    probe = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
-    donor = rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)
-    pm, dm = np.zeros((40, 48), np.uint8), np.zeros((30, 20), np.uint8)
-    if label == 1:
-        pm[5:20, 4:30], dm[2:12, 3:9] = 255, 255
-    return PairSample(
-        probe=probe,
-        donor=donor,
-        probe_mask=pm if masks else None,
-        donor_mask=dm if masks else None,
-        label=label,
-        pair_type="foreground",
-        name=f"p{label}",
-        probe_path="",
-        donor_path="",
-    )
-
-
-# ----------------------------------------------------------------------------- pipeline
-
-
-def test_pair_pipeline_sizes_masks_and_consistent_flips() -> None:
-    rng = np.random.default_rng(0)
-    pos, neg = _sample(rng), _sample(rng, label=0, masks=False)
-    plain = PairTrainingDataset(_Pairs([pos, neg]), 32, train=True, hflip=0.0)
-    flipped = PairTrainingDataset(_Pairs([pos, neg]), 32, train=True, hflip=1.0, vflip=1.0)
-    a, b = plain[0], flipped[0]
-    assert a["probe"].shape == a["donor"].shape == (3, 32, 32)
-    assert a["probe"].dtype == torch.float32 and 0.0 <= float(a["probe"].min()) <= 1.0
-    assert a["probe_mask"].dtype == torch.int64
-    assert set(a["probe_mask"].unique().tolist()) == {0, 1}
-    assert float(a["label"]) == 1.0 and a["name"] == "p1"
-    # The same flips hit the probe, the donor and both masks.
-    for key in ("probe", "donor", "probe_mask", "donor_mask"):
-        assert torch.equal(b[key], a[key].flip(-1).flip(-2)), key
-    empty = plain[1]
-    assert float(empty["label"]) == 0.0
-    assert int(empty["probe_mask"].sum()) == int(empty["donor_mask"].sum()) == 0
-    val = PairTrainingDataset(_Pairs([pos]), 32, train=False, hflip=1.0)
-    assert torch.equal(val[0]["probe_mask"], a["probe_mask"])  # no flips in validation
-
-
-def test_pair_pipeline_errors() -> None:
-    rng = np.random.default_rng(1)
-    no_mask = _sample(rng, masks=False)
-    with pytest.raises(DatasetError, match="correlated .* but has no probe mask"):
-        PairTrainingDataset(_Pairs([no_mask]), 32)[0]
-    unlabelled = _sample(rng)
-    unlabelled["label"] = -1
-    with pytest.raises(DatasetError, match="has no label"):
-        PairTrainingDataset(_Pairs([unlabelled]), 32)[0]
-    bad = _sample(rng)
-    bad["probe_mask"] = np.zeros((3, 3), np.uint8)
-    with pytest.raises(DatasetError, match="probe mask shape"):
-        PairTrainingDataset(_Pairs([bad]), 32)[0]
-    grey = _sample(rng)
-    grey["donor"] = np.zeros((30, 20), np.uint8)
-    with pytest.raises(DatasetError, match=r"expected an \(H, W, 3\) uint8 donor"):
-        PairTrainingDataset(_Pairs([grey]), 32)[0]
-    with pytest.raises(ValueError, match="at least 8 pixels"):
-        PairTrainingDataset(_Pairs([grey]), 4)
-    with pytest.raises(ValueError, match="hflip must be a probability"):
-        PairTrainingDataset(_Pairs([grey]), 32, hflip=2.0)
+def test_pair_configs_select_the_dmac_recipe(tmp_path: Path, pair_set: Path) -> None:
+    cfg = tiny_pair_config(pair_set)
+    assert cfg.recipe == "dmac"  # the helper's "task: pairs", read as recipe: dmac
+    saved = Trainer(cfg, tmp_path / "run")
+    assert isinstance(saved.recipe, DmacRecipe) and saved.recipe.schedulers == {}
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["recipe"] == "dmac"
 
 
 # ----------------------------------------------------------------------------- phases
@@ -135,23 +64,24 @@ def test_pair_pipeline_errors() -> None:
 
 def test_phases_update_the_right_networks(pair_set: Path, tmp_path: Path) -> None:
     cfg = tiny_pair_config(pair_set, pairs={"k": 2, "pretrain_epochs": 1})
-    trainer = PairTrainer(cfg, tmp_path / "run")
-    batch = next(iter(trainer._train_loader()))
+    trainer = Trainer(cfg, tmp_path / "run")
+    recipe = _recipe(trainer)
+    batch = next(iter(trainer.train_loader()))
 
     def step() -> tuple[bool, bool, dict]:
-        model, adv = _params(trainer.model), _params(trainer.discriminator)
+        model, adv = _params(trainer.model), _params(recipe.adversaries)
         stats = trainer.train_step(batch)
         return (
             not _same(model, _params(trainer.model)),
-            not _same(adv, _params(trainer.discriminator)),
+            not _same(adv, _params(recipe.adversaries)),
             stats,
         )
 
     model_moved, adv_moved, stats = step()
     assert model_moved and not adv_moved and set(stats) >= {"g_total", "ce"}
-    assert trainer.opt_g is trainer.opt_pretrain
+    assert recipe.pretraining(0) and recipe.model_optimizer(0) is recipe.opt_pretrain
     trainer.epoch = 1  # adversarial phase: k = 2 Det/Dis updates, then one DMAC update
-    assert trainer.opt_g is trainer.opt_model
+    assert not recipe.pretraining(1) and recipe.model_optimizer(1) is recipe.opt_model
     pattern = []
     for _ in range(6):
         model_moved, adv_moved, stats = step()
@@ -161,12 +91,12 @@ def test_phases_update_the_right_networks(pair_set: Path, tmp_path: Path) -> Non
             assert {"det_loss", "dis_loss"} <= set(stats)
         pattern.append(int(model_moved))
     assert pattern == [0, 0, 1, 0, 0, 1]
-    assert trainer.adv_step == 6
+    assert recipe.adv_step == 6
 
 
 def test_pretraining_lowers_the_cross_entropy(pair_set: Path, tmp_path: Path) -> None:
-    trainer = PairTrainer(tiny_pair_config(pair_set), tmp_path / "run")
-    batch = next(iter(trainer._train_loader()))
+    trainer = Trainer(tiny_pair_config(pair_set), tmp_path / "run")
+    batch = next(iter(trainer.train_loader()))
     losses = [trainer.train_step(batch)["ce"] for _ in range(6)]
     assert losses[-1] < losses[0]
 
@@ -179,10 +109,10 @@ def test_resume_continues_exactly(pair_set: Path, tmp_path: Path) -> None:
     # alternate. The resume lands mid-epoch in the adversarial phase, between a Det/Dis step
     # and a DMAC step, and the run crosses an epoch end (validation, best checkpoint).
     cfg = tiny_pair_config(pair_set)
-    one_go = train_pairs(cfg, tmp_path / "a", max_steps=5)
-    first = train_pairs(cfg, tmp_path / "b", max_steps=3)
+    one_go = train(cfg, tmp_path / "a", max_steps=5)
+    first = train(cfg, tmp_path / "b", max_steps=3)
     assert first["step"] == 3
-    resumed = train_pairs(cfg, tmp_path / "b", max_steps=5, resume=True)
+    resumed = train(cfg, tmp_path / "b", max_steps=5, resume=True)
     assert one_go["step"] == resumed["step"] == 5
     for name in ("model", "discriminator", "optimizer"):
         a = load_file(str(Path(one_go["checkpoint"]) / f"{name}.safetensors"))
@@ -201,23 +131,31 @@ def test_resume_continues_exactly(pair_set: Path, tmp_path: Path) -> None:
 
 
 def test_run_folder_and_validation(pair_set: Path, tmp_path: Path) -> None:
-    summary = train_pairs(tiny_pair_config(pair_set), tmp_path / "run", max_steps=4)
+    # Validation pairs of both labels (a foreground, a background and a negative pair):
+    # every quantity is defined.
+    val = make_pair_set(tmp_path / "val", n=3, seed=8)
+    cfg = tiny_pair_config(pair_set, data={"val_roots": [str(val)]})
+    summary = train(cfg, tmp_path / "run", max_steps=6)
     run = tmp_path / "run"
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert saved["task"] == "pairs" and saved["pairs"]["lambda_det"] == 0.01
-    assert (run / "checkpoints" / "latest.txt").read_text().strip() == "step_00000004"
+    assert saved["recipe"] == "dmac" and saved["pairs"]["lambda_det"] == 0.01
+    assert "task" not in saved
+    assert (run / "checkpoints" / "latest.txt").read_text().strip() == "step_00000006"
     assert (run / "checkpoints" / "best" / "model.safetensors").is_file()
     tags = {json.loads(line)["tag"] for line in (run / "scalars.jsonl").read_text().splitlines()}
     assert {"train/ce", "train/g_total", "train/det_loss", "train/dis_loss", "val/iou"} <= tags
     assert {"val/loss", "val/mcc", "val/nmm", "val/f1"} <= tags
-    val = summary["last_validation"]
-    assert val["epoch"] == 1 and val["val/loss"] > 0
-    assert 0.0 <= val["val/iou"] <= 1.0 and -1.0 <= val["val/nmm"] <= 1.0
-    assert val["val/auc"] is None or 0.0 <= val["val/auc"] <= 1.0
-    assert summary["monitor"] == "iou" and summary["best_step"] in (2, 4)
-    state = json.loads((run / "checkpoints" / "step_00000004" / "state.json").read_text())
-    assert state["task"] == "pairs" and state["classes"] == ["not_shared", "shared"]
+    record = summary["last_validation"]
+    assert record["epoch"] == 1 and record["val/loss"] > 0
+    for key in ("val/iou", "val/f1", "val/auc"):
+        assert isinstance(record[key], float) and 0.0 <= record[key] <= 1.0, key
+    assert isinstance(record["val/mcc"], float) and -1.0 <= record["val/mcc"] <= 1.0
+    assert isinstance(record["val/nmm"], float) and -1.0 <= record["val/nmm"] <= 1.0
+    assert summary["monitor"] == "iou" and summary["best_step"] in (3, 6)
+    state = json.loads((run / "checkpoints" / "step_00000006" / "state.json").read_text())
+    assert state["recipe"] == "dmac" and state["classes"] == ["not_shared", "shared"]
     assert state["discriminator"]["kind"] == "dmac-adversaries"
+    assert state["schedulers"] == {} and state["adv_step"] == 3
 
 
 # ----------------------------------------------------------------------------- CLI, export
@@ -225,7 +163,7 @@ def test_run_folder_and_validation(pair_set: Path, tmp_path: Path) -> None:
 
 def test_cli_dispatches_pairs_and_exports_weights(pair_set: Path, tmp_path: Path) -> None:
     values = config_to_dict(tiny_pair_config(None))
-    del values["task"]  # "auto": the registered model takes a probe and a donor
+    del values["recipe"]  # the registered task of the model (pair) picks the recipe
     recipe = tmp_path / "pairs.yaml"
     recipe.write_text(yaml.safe_dump(values))
     run_dir, weights = tmp_path / "runs" / "tiny", tmp_path / "tiny.safetensors"
@@ -274,7 +212,7 @@ def test_dmac_trains_and_its_export_loads(pair_set: Path, tmp_path: Path) -> Non
         data={"val_fraction": 0.0, "batch_size": 2},
         pairs={"detector_kwargs": {}, "discriminator_kwargs": {}},
     )
-    summary = train_pairs(cfg, tmp_path / "run", max_steps=1)
+    summary = train(cfg, tmp_path / "run", max_steps=1)
     weights = export_weights(summary["checkpoint"], tmp_path / "dmac.safetensors")
     detector = load_model(weights=weights, device="cpu")
     trained = load_file(str(Path(summary["checkpoint"]) / "model.safetensors"))
@@ -299,13 +237,14 @@ def test_freeze_backbone_trains_only_the_classifier(pair_set: Path, tmp_path: Pa
         model={"name": "dmac-effnet-lite0", "kwargs": {"pretrained_backbone": False}},
         pairs={"freeze_backbone": True},
     )
-    trainer = PairTrainer(cfg, tmp_path / "run")
+    trainer = Trainer(cfg, tmp_path / "run")
+    recipe = _recipe(trainer)
     backbone = trainer.model.backbone
-    trained = {id(p) for group in trainer.opt_pretrain.param_groups for p in group["params"]}
+    trained = {id(p) for group in recipe.opt_pretrain.param_groups for p in group["params"]}
     assert trained and not any(id(p) in trained for p in backbone.parameters())
     before_backbone = {k: v.clone() for k, v in backbone.state_dict().items()}
     before_head = _params(trainer.model.classifier)
-    batch = next(iter(trainer._train_loader()))
+    batch = next(iter(trainer.train_loader()))
     trainer.train_step(batch)
     trainer.epoch = 1  # the adversarial phase keeps the backbone frozen too
     trainer.train_step(batch)
@@ -319,20 +258,10 @@ def test_freeze_backbone_trains_only_the_classifier(pair_set: Path, tmp_path: Pa
 def test_freeze_backbone_needs_a_backbone(pair_set: Path, tmp_path: Path) -> None:
     cfg = tiny_pair_config(pair_set, pairs={"freeze_backbone": True})
     with pytest.raises(TrainingError, match="no 'backbone' module to freeze"):
-        PairTrainer(cfg, tmp_path / "run")
+        Trainer(cfg, tmp_path / "run")
 
 
 # ----------------------------------------------------------------------------- errors
-
-
-def test_task_resolution() -> None:
-    assert resolve_task(tiny_pair_config(None, task="auto")) == "pairs"
-    assert resolve_task(tiny_pair_config(None, task="auto", model={"name": TINY})) == "copy_move"
-    assert resolve_task(tiny_pair_config(None, task="copy_move")) == "copy_move"
-    with pytest.raises(ConfigError, match="task must be one of auto, copy_move, pairs"):
-        resolve_task(tiny_pair_config(None, task="splicing"))
-    with pytest.raises(KeyError, match="unknown model 'dmac-vgg61'"):
-        resolve_task(tiny_pair_config(None, task="auto", model={"name": "dmac-vgg61"}))
 
 
 @pytest.mark.parametrize(
@@ -343,37 +272,41 @@ def test_task_resolution() -> None:
         ({"pairs": {"pretrain_epochs": -1}}, r"pairs.pretrain_epochs must be >= 0"),
         ({"data": {"resize_mode": "crop"}}, r"pair training resizes both images"),
         ({"data": {"attacks": ["jpeg:70"]}}, r"data.attacks is not supported for pairs"),
-        ({"train": {"monitor": "f1_union"}}, r"not a validation quantity of pair training"),
+        ({"train": {"monitor": "f1_union"}}, r"not a validation quantity of the dmac recipe"),
     ],
 )
 def test_config_errors(pair_set: Path, tmp_path: Path, sections: dict, pattern: str) -> None:
     with pytest.raises(ConfigError, match=pattern):
-        PairTrainer(tiny_pair_config(pair_set, **sections), tmp_path / "run")
+        Trainer(tiny_pair_config(pair_set, **sections), tmp_path / "run")
 
 
 def test_run_errors(pair_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tiny_pair_config(pair_set)
     with pytest.raises(TrainingError, match="no training data: set data.train_roots"):
-        PairTrainer(tiny_pair_config(None), tmp_path / "none")
+        Trainer(tiny_pair_config(None), tmp_path / "none")
     with pytest.raises(TrainingError, match="no checkpoint to resume from"):
-        PairTrainer(cfg, tmp_path / "empty", resume=True)
+        Trainer(cfg, tmp_path / "empty", resume=True)
     with pytest.raises(TrainingError, match="6 training pairs, fewer than one batch of 8"):
-        PairTrainer(
+        Trainer(
             tiny_pair_config(pair_set, data={"batch_size": 8, "val_fraction": 0.0}),
             tmp_path / "big",
         )
     copy_move = write_generated_set(tmp_path / "cm", 4)
     with pytest.raises(TrainingError, match="gives single images; pair training needs"):
-        PairTrainer(tiny_pair_config(copy_move, data={"reader": "generated"}), tmp_path / "cm-run")
-    with pytest.raises(TrainingError, match="cannot take a probe and a donor"):
-        train_pairs(tiny_pair_config(pair_set, model={"name": TINY, "kwargs": {}}), tmp_path / "t")
+        Trainer(tiny_pair_config(copy_move, data={"reader": "generated"}), tmp_path / "cm-run")
+    # The recipe refuses a copy-move model before anything is built.
+    with pytest.raises(
+        ConfigError, match=f"recipe 'dmac' trains pair models, but model {TINY!r} is a copy_move"
+    ):
+        train(tiny_pair_config(pair_set, model={"name": TINY, "kwargs": {}}), tmp_path / "t")
+    assert not (tmp_path / "t").exists()
 
-    train_pairs(cfg, tmp_path / "run", max_steps=1)
+    train(cfg, tmp_path / "run", max_steps=1)
     with pytest.raises(TrainingError, match="already holds checkpoints; pass --resume"):
-        PairTrainer(cfg, tmp_path / "run")
+        Trainer(cfg, tmp_path / "run")
     (tmp_path / "run" / "checkpoints" / "step_00000001" / "discriminator.safetensors").unlink()
     with pytest.raises(TrainingError, match="not a pair-training checkpoint"):
-        PairTrainer(cfg, tmp_path / "run", resume=True)
+        Trainer(cfg, tmp_path / "run", resume=True)
 
     import tamperscope.engine.trainer as trainer_module
 
@@ -381,8 +314,8 @@ def test_run_errors(pair_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         trainer_module, "init_distributed", lambda device: DistributedContext(True, 0, 0, 2)
     )
     monkeypatch.setattr(trainer_module, "cleanup_distributed", lambda ctx: None)
-    with pytest.raises(TrainingError, match="the pair trainer runs in one process"):
-        PairTrainer(cfg, tmp_path / "dist")
+    with pytest.raises(TrainingError, match="the dmac recipe runs in one process"):
+        Trainer(cfg, tmp_path / "dist")
 
 
 def test_cli_reports_pair_errors(pair_set: Path, tmp_path: Path) -> None:
@@ -413,6 +346,6 @@ def test_two_steps_on_pairs_from_bsds500(tmp_path: Path) -> None:
         data={"val_fraction": 0.34, "batch_size": 2, "image_size": 32},
         pairs={"pretrain_epochs": 1, "detector_kwargs": {}, "discriminator_kwargs": {}},
     )
-    summary = train_pairs(cfg, tmp_path / "run", max_steps=2)
+    summary = train(cfg, tmp_path / "run", max_steps=2)
     assert summary["step"] == 2
     assert summary["last_validation"]["val/loss"] > 0

@@ -1,14 +1,18 @@
-"""Training data pipeline of probe/donor pairs: any :class:`PairDataset` as torch tensors.
+"""Training data of probe/donor pairs: readers opened for training, tensors.
+
+:func:`open_pair_sets` opens the pair folders of a config as one reader
+(:class:`ConcatPairDataset`); :class:`PairSubset` is a held-out split of one (see
+:func:`tamperscope.engine.data.resolve_sets`).
 
 :class:`PairTrainingDataset` wraps a pair reader (``open_dataset("generated-pairs", root)``,
 manifest pairs, ...) and returns fixed-size tensors ready for a ``DataLoader``, as DMAC trains
-(Liu et al., IEEE TIFS 2019): both images are resized to ``size`` x ``size`` (the paper's
+(Liu, Zhu, Zhao, Cao, IEEE TIFS 2019): both images are resized to ``size`` x ``size`` (the paper's
 256 x 256), both masks to the same size by nearest neighbour and reduced to {0, 1}. Training
 flips are drawn once per pair and applied to the probe, the donor and both masks together, so
 that the geometric relation between the shared regions is kept.
 
 Flips draw from a generator seeded by ``(seed, epoch, index)``, as in
-:class:`~tamperscope.data.training.TrainingDataset`: a pair gets the same flips whatever
+:class:`~tamperscope.engine.data.TrainingDataset`: a pair gets the same flips whatever
 worker loads it and however often the run is interrupted and resumed, and new ones every
 epoch (call :meth:`PairTrainingDataset.set_epoch`).
 """
@@ -22,12 +26,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from tamperscope.data.base import PairDataset
-from tamperscope.data.training import _resize
+from tamperscope.data.base import PairDataset, open_dataset
+from tamperscope.engine.data import resize_array
+from tamperscope.engine.errors import TrainingError
 from tamperscope.errors import DatasetError
 from tamperscope.types import PairSample
 
-__all__ = ["ConcatPairDataset", "PairSubset", "PairTrainingDataset"]
+__all__ = ["ConcatPairDataset", "PairSubset", "PairTrainingDataset", "open_pair_sets"]
 
 
 class ConcatPairDataset(PairDataset):
@@ -77,6 +82,26 @@ class PairSubset(PairDataset):
 
     def load(self, index: int) -> PairSample:
         return self.source[self.indices[index]]
+
+
+def open_pair_sets(reader: str, roots: Sequence[str]) -> PairDataset:
+    """The folders ``roots`` opened with ``reader`` as one pair reader.
+
+    Raises:
+        TrainingError: ``reader`` gives single images.
+        DatasetError: a folder cannot be read as ``reader``.
+        KeyError: unknown reader name.
+    """
+    parts = []
+    for root in roots:
+        ds = open_dataset(reader, root)
+        if not isinstance(ds, PairDataset):
+            raise TrainingError(
+                f"{root}: reader {reader!r} gives single images; pair training needs probe/donor "
+                "pairs (sets written by 'tamperscope synth splice-pairs')"
+            )
+        parts.append(ds)
+    return parts[0] if len(parts) == 1 else ConcatPairDataset(parts)
 
 
 def _binary_mask(sample: PairSample, role: str, shape: tuple[int, int]) -> np.ndarray:
@@ -179,8 +204,8 @@ class PairTrainingDataset(Dataset):
         for role in ("probe", "donor"):
             image = _image(sample, role)
             mask = _binary_mask(sample, role, image.shape[:2])
-            arrays[role] = _resize(image, s, s, nearest=False)
-            arrays[f"{role}_mask"] = _resize(mask, s, s, nearest=True)
+            arrays[role] = resize_array(image, s, s, nearest=False)
+            arrays[f"{role}_mask"] = resize_array(mask, s, s, nearest=True)
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, int(index) % len(self)])
             flip_h, flip_v = rng.random() < self.hflip, rng.random() < self.vflip
