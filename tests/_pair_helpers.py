@@ -12,27 +12,25 @@ from torch import nn
 
 from tamperscope.engine.config import ExperimentConfig, config_from_dict
 from tamperscope.io import write_image
-from tamperscope.models.outputs import PairOutput
+from tamperscope.models.base import TamperModel
+from tamperscope.models.outputs import PAIR_CLASSES, PairOutput
 from tamperscope.registry import list_models, register_model
 
 TINY_PAIR = "pair-test-tiny"
 
 
-class TinyPairModel(nn.Module):
+class TinyPairModel(TamperModel):
     """A shared convolution, a correlation with the other image's mean feature, stride 8."""
+
+    classes = PAIR_CLASSES
+    output_stride = 8
 
     def __init__(self, width: int = 8) -> None:
         super().__init__()
-        self.config = {"width": width}
         self.features = nn.Sequential(
             nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU()
         )
-        self.register_buffer(
-            "mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False
-        )
-        self.register_buffer(
-            "std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1), persistent=False
-        )
+        self.set_normalization([0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
         self.head = nn.Conv2d(2 * width, 2, 1)
 
     def _logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -84,7 +82,7 @@ def make_pair_set(root: Path, n: int = 6, seed: int = 0, size: int = 64) -> Path
 def tiny_pair_config(train_root: Path | None, **sections: dict[str, Any]) -> ExperimentConfig:
     """A config for fast CPU runs of the tiny pair model."""
     values: dict[str, Any] = {
-        "task": "pairs",
+        "recipe": "dmac",
         "model": {"name": TINY_PAIR, "kwargs": {"width": 8}},
         "data": {
             "reader": "generated-pairs",

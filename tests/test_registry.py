@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from tamperscope.cli import app
+from tamperscope.models.base import TamperModel
 from tamperscope.registry import (
     Task,
     create_model,
@@ -40,13 +42,26 @@ def test_registration_errors():
         create_model("doagan-effnet-lite")
 
 
+class Constant(TamperModel):
+    classes = ("manipulated",)
+
+    def __init__(self, value: float = 1.0) -> None:
+        super().__init__()
+        self.value = value
+
+
 def test_register_and_unregister():
-    register_model("registry-test-model", task=Task.LOCALIZATION, trainable=False)(dict)
+    register_model("registry-test-model", task=Task.LOCALIZATION, trainable=False)(Constant)
+    register_model("registry-test-plain", task=Task.LOCALIZATION)(torch.nn.Identity)
     try:
-        assert list_models(Task.LOCALIZATION) == ["registry-test-model"]
-        assert create_model("registry-test-model", a=1) == {"a": 1}
+        assert "registry-test-model" in list_models(Task.LOCALIZATION)
+        assert "registry-test-model" not in list_models(Task.COPY_MOVE)
+        assert create_model("registry-test-model", value=2.0).config == {"value": 2.0}
+        with pytest.raises(TypeError, match="returns Identity, not a .*TamperModel"):
+            create_model("registry-test-plain")
     finally:
         unregister_model("registry-test-model")
+        unregister_model("registry-test-plain")
     assert "registry-test-model" not in list_models()
 
 

@@ -13,7 +13,10 @@ import difflib
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from tamperscope.models.base import TamperModel
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -185,10 +188,20 @@ def model_task(name: str) -> Task:
     return model_info(name).task
 
 
-def create_model(name: str, **kwargs: Any) -> Any:
+def create_model(name: str, **kwargs: Any) -> TamperModel:
     """Build the model registered under ``name`` with constructor kwargs.
 
     Raises:
         KeyError: unknown name; the message lists close matches.
+        TypeError: the registered constructor does not build a
+            :class:`~tamperscope.models.base.TamperModel`.
     """
-    return model_info(name).constructor(**kwargs)
+    from tamperscope.models.base import TamperModel
+
+    model = model_info(name).constructor(**kwargs)
+    if not isinstance(model, TamperModel):
+        raise TypeError(
+            f"model {name!r} is registered with a constructor that returns "
+            f"{type(model).__name__}, not a tamperscope.models.base.TamperModel"
+        )
+    return model

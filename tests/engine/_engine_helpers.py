@@ -12,31 +12,29 @@ from torch import nn
 
 from tamperscope.engine.config import ExperimentConfig, config_from_dict
 from tamperscope.io import write_image
-from tamperscope.models.outputs import CopyMoveOutput
+from tamperscope.models.base import TamperModel
+from tamperscope.models.outputs import COPY_MOVE_CLASSES, UNION_CLASSES, CopyMoveOutput
 from tamperscope.registry import list_models, register_model
 
 TINY = "engine-test-tiny"
 
 
-class TinyCopyMove(nn.Module):
+class TinyCopyMove(TamperModel):
     """A few convolutions with BatchNorm and dropout (so the RNG matters), backbone + heads."""
 
     def __init__(self, num_classes: int = 3, width: int = 8, dropout: float = 0.1) -> None:
         super().__init__()
-        self.config = {"num_classes": num_classes, "width": width, "dropout": dropout}
-        self.num_classes = num_classes
+        self.classes = COPY_MOVE_CLASSES if num_classes == 3 else UNION_CLASSES
         self.backbone = nn.Sequential(
             nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU()
         )
-        self.register_buffer(
-            "mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False
-        )
-        self.register_buffer(
-            "std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1), persistent=False
-        )
+        self.set_normalization([0.5, 0.5, 0.5], [0.25, 0.25, 0.25])
         self.drop = nn.Dropout2d(dropout)
         self.mask_head = nn.Conv2d(width, num_classes, 3, padding=1)
         self.score_head = nn.Linear(width, 1)
+
+    def get_backbone(self) -> nn.Module:
+        return self.backbone
 
     def forward(self, image: torch.Tensor) -> CopyMoveOutput:
         x = self.drop(self.backbone((image - self.mean) / self.std))

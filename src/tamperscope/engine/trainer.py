@@ -312,8 +312,7 @@ class Trainer:
 
     def _state(self, rng_by_rank: list[dict[str, Any]]) -> dict[str, Any]:
         model = self.model
-        mean = getattr(model, "mean", None)
-        std = getattr(model, "std", None)
+        mean, std = model.mean, model.std
         return {
             "step": self.step,
             "epoch": self.epoch,

@@ -60,7 +60,9 @@ class ModelLike(Protocol):
         task: what the model does.
     """
 
-    model: torch.nn.Module
+    @property
+    def model(self) -> torch.nn.Module: ...
+
     name: str
     weights_sha256: str | None
     device: torch.device

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from tamperscope.errors import TamperscopeError
+from tamperscope.models.base import TamperModel
 from tamperscope.registry import WeightPart, create_model, model_info
 from tamperscope.weights.batchnorm import disable_bn_running_stats
 from tamperscope.weights.weights import (
@@ -67,7 +68,7 @@ class LoadedModel:
         source: the spec name (``MODEL.TAG``) or file the weights came from; ``None`` untrained.
     """
 
-    model: nn.Module
+    model: TamperModel
     name: str
     sha256: str | None
     input_long_side: int | None
@@ -184,7 +185,7 @@ def _part_from_spec(ref: str) -> _Part:
 
 def _compose(
     name: str, parts: dict[str, _Part], own: dict[str, Any], model_kwargs: dict[str, Any]
-) -> nn.Module:
+) -> TamperModel:
     """Build composite model ``name`` and load each part's tensors into its submodule."""
     declared = {p.attribute: p for p in model_info(name).parts}
     kwargs = {**own, **model_kwargs}
@@ -200,7 +201,7 @@ def _compose(
         where = ", ".join(p.where for p in parts.values())
         raise WeightsError(f"{where}: cannot build model {name!r} around it ({exc})") from exc
     for attribute, part in parts.items():
-        load_state(getattr(model, attribute), part.state, part.meta, part.where)
+        load_state(model.get_submodule(attribute), part.state, part.meta, part.where)
     return model
 
 

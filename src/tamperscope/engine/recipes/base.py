@@ -27,6 +27,7 @@ from tamperscope.engine.config import ConfigError, ExperimentConfig, ModelConfig
 from tamperscope.engine.distributed import DistributedContext, unwrap_model
 from tamperscope.engine.errors import TrainingError
 from tamperscope.errors import TamperscopeError
+from tamperscope.models.base import TamperModel
 from tamperscope.registry import Task, model_task
 from tamperscope.weights.batchnorm import disable_bn_running_stats
 
@@ -194,9 +195,11 @@ class Recipe(ABC):
         ids = [self.device.index] if self.device.type == "cuda" else None
         self.model = DistributedDataParallel(self.model, device_ids=ids)
 
-    def exported_model(self) -> nn.Module:
+    def exported_model(self) -> TamperModel:
         """The network that checkpoints and exported weights hold (never a DDP wrapper)."""
-        return unwrap_model(self.model)
+        model = unwrap_model(self.model)
+        assert isinstance(model, TamperModel)  # build_trained_model only builds TamperModels
+        return model
 
     # ------------------------------------------------------------------------- training
 
@@ -292,7 +295,7 @@ def load_init_weights(model: nn.Module, name: str, init_weights: str) -> None:
 
 def build_trained_model(
     cfg: ModelConfig, device: torch.device, *, initialise: bool
-) -> tuple[nn.Module, dict[str, Any]]:
+) -> tuple[TamperModel, dict[str, Any]]:
     """The model a run trains: built from the registry, initialised, BatchNorm as configured.
 
     Args:
@@ -302,7 +305,7 @@ def build_trained_model(
 
     Returns:
         ``(model, model_config)``: the model in train mode and its constructor kwargs (the
-        model's ``config`` attribute, else ``cfg.kwargs``).
+        model's ``config``).
 
     Raises:
         TrainingError: bad ``cfg.init_weights`` (see :func:`load_init_weights`).
@@ -310,12 +313,12 @@ def build_trained_model(
     """
     from tamperscope.registry import create_model
 
-    model: nn.Module = create_model(cfg.name, **cfg.kwargs).to(device)
+    model = create_model(cfg.name, **cfg.kwargs).to(device)
     if initialise and cfg.init_weights:
         load_init_weights(model, cfg.name, cfg.init_weights)
     if not cfg.bn_track_running_stats:
         disable_bn_running_stats(model)
-    return model, dict(getattr(model, "config", None) or cfg.kwargs)
+    return model, dict(model.config)
 
 
 def finite_or_none(value: float | None) -> float | None:

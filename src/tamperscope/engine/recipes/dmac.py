@@ -208,8 +208,8 @@ class DmacRecipe(Recipe):
         self.adv_step = 0
 
     def _frozen_backbone(self) -> nn.Module:
-        backbone = getattr(self.model, "backbone", None)
-        if not isinstance(backbone, nn.Module):
+        backbone = self.exported_model().get_backbone()
+        if backbone is None:
             raise TrainingError(
                 f"pairs.freeze_backbone: model {self.config.model.name!r} has no 'backbone' "
                 "module to freeze"

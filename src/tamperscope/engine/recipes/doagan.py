@@ -209,17 +209,7 @@ class DoaganRecipe(Recipe):
             raise ConfigError(f"loss.localization: {msg}") from None
 
     def _mask_channels(self) -> int:
-        channels = getattr(self.model, "num_classes", None)
-        if channels is None:
-            channels = getattr(self.model, "config", {}).get("num_classes")
-        if channels is None:
-            size = self.config.data.image_size
-            was_training = self.model.training
-            self.model.eval()
-            with torch.no_grad():
-                out = self.model(torch.zeros(1, 3, size, size, device=self.device))
-            self.model.train(was_training)
-            channels = out.mask_logits.shape[1]
+        channels = self.exported_model().num_classes
         if int(channels) != self.train_data.num_classes:
             raise TrainingError(
                 f"the model has {channels} mask channels but the data pipeline builds "
