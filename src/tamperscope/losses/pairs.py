@@ -1,8 +1,8 @@
 """Losses of DMAC's adversarial training on probe/donor pairs.
 
 Y. Liu, X. Zhu, X. Zhao, Y. Cao, "Adversarial Learning for Constrained Image Splicing Detection
-and Localization based on Atrous Convolution", IEEE TIFS 2019 (DOI 10.1109/TIFS.2019.2902826,
-arXiv:1808.04245), Sec. III-C.
+and Localization based on Atrous Convolution", IEEE TIFS 2019 (DOI 10.1109/TIFS.2019.2902826),
+Sec. III-C.
 
 Notation: Y_j the ground-truth masks and Y^_j DMAC's softmax probability of the shared region
 for j in {a (probe), b (donor)}, both on DMAC's output grid (32 x 32 for 256 x 256 inputs);

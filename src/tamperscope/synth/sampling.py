@@ -6,11 +6,11 @@ the rendering modules (:mod:`~tamperscope.synth.geometry`, :mod:`~tamperscope.sy
 
 The transformation model follows the training-data generator of DMAC: Y. Liu, X. Zhu, X. Zhao,
 Y. Cao, "Adversarial Learning for Constrained Image Splicing Detection and Localization based
-on Atrous Convolution", IEEE TIFS 2019 (arXiv:1808.04245; first described for DMVN, Y. Wu,
-W. Abd-Almageed, P. Natarajan, "Deep Matching and Validation Network", ACM MM 2017). A region
-is shifted anywhere in the image and, each with probability 0.5, rotated by U(-30, 30) degrees,
-scaled by U(0.5, 4), changed in luminance by U(-32, 32) grey levels (additive, clipped) and
-deformed (width factor) by U(0.5, 2).
+on Atrous Convolution", IEEE TIFS 2019 (DOI 10.1109/TIFS.2019.2902826; first described for
+DMVN, Y. Wu, W. Abd-Almageed, P. Natarajan, "Deep Matching and Validation Network", ACM MM
+2017). A region is shifted anywhere in the image and, each with probability 0.5, rotated by
+U(-30, 30) degrees, scaled by U(0.5, 4), changed in luminance by U(-32, 32) grey levels
+(additive, clipped) and deformed (width factor) by U(0.5, 2).
 
 Area groups follow the same works: Difficult (1-10 % of the image), Normal (10-25 %) and Easy
 (25-50 %); intervals are closed.

@@ -1,7 +1,7 @@
 """Probe/donor pairs for constrained image splicing detection (CISDL).
 
 Pairs come in DMAC's thirds (Y. Liu, X. Zhu, X. Zhao, Y. Cao, IEEE TIFS 2019,
-arXiv:1808.04245):
+DOI 10.1109/TIFS.2019.2902826):
 
 * foreground pair: probe = image B with a transformed region of donor A pasted in; the probe
   mask is the pasted region, the donor mask the source region in A;

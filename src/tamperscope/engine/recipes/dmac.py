@@ -1,8 +1,8 @@
 """DMAC's recipe: probe/donor pair models with DMAC's adversarial training.
 
 Liu, Zhu, Zhao, Cao, "Adversarial Learning for Constrained Image Splicing Detection and
-Localization based on Atrous Convolution", IEEE TIFS 2019 (arXiv:1901.06595), Sec. III-C
-and IV-A. Two phases, each batch being one step:
+Localization based on Atrous Convolution", IEEE TIFS 2019 (DOI 10.1109/TIFS.2019.2902826),
+Sec. III-C and IV-A. Two phases, each batch being one step:
 
 1. pretraining (``pairs.pretrain_epochs`` epochs): the localization network (DMAC) learns
    with the cross entropy L_ce of both masks alone, with Adadelta;
