@@ -16,7 +16,6 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 @pytest.mark.slow
 def test_doagan_effnet_lite0_trains_and_reloads(tmp_path: Path) -> None:
-    pytest.importorskip("timm")
     root = write_generated_set(tmp_path / "gen", 4, negatives=1)
     kwargs = {"num_classes": 3, "aspp_channels": 16, "head_channels": 16}
     cfg = tiny_config(

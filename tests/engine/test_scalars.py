@@ -52,8 +52,7 @@ def test_missing_tensorboard_falls_back_with_one_notice(
     assert (tmp_path / "a" / "scalars.jsonl").read_text().strip()
 
 
-def test_tensorboard_events_when_installed(tmp_path: Path) -> None:
-    pytest.importorskip("tensorboard")
+def test_tensorboard_events(tmp_path: Path) -> None:
     log = ScalarLogger(tmp_path)
     log.log({"train/loss": 1.0}, 1)
     log.close()
