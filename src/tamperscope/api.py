@@ -25,7 +25,7 @@ import torch
 from tamperscope.errors import TamperscopeError
 from tamperscope.inference.copy_move import predict_copy_move
 from tamperscope.inference.pairs import PAIR_SIZE, predict_pair, probe_windows, uses_sliding
-from tamperscope.io import IMAGE_EXTENSIONS, read_image
+from tamperscope.io import IMAGE_EXTENSIONS, ImageSource, read_image, source_name
 from tamperscope.models.base import TamperModel
 from tamperscope.registry import Task, model_task
 from tamperscope.report.masks import region_summary
@@ -183,7 +183,7 @@ def _analyze_array(
 
 
 def analyze(
-    image: str | Path | np.ndarray,
+    image: ImageSource | np.ndarray,
     *,
     model: str | Detector | None = None,
     threshold: float | None = None,
@@ -193,7 +193,8 @@ def analyze(
     """Tell whether an image holds a copy-move forgery and where its source and copy are.
 
     Args:
-        image: a file path, or an (H, W, 3) uint8 RGB array.
+        image: a file path, the encoded bytes of an image file, a binary stream (an open file,
+            an upload), or an (H, W, 3) uint8 RGB array.
         model: a registry name, a :class:`Detector` from :func:`load_model`, or ``None`` for
             :data:`DEFAULT_MODEL`.
         threshold: decision threshold on the image score in [0, 1]; default the detector's.
@@ -213,7 +214,7 @@ def analyze(
     if isinstance(image, np.ndarray):
         array, file, stem = image, "", "image"
     else:
-        array, file, stem = read_image(image), str(image), Path(image).stem
+        array, file, stem = _decode(image, "image")
     report = _analyze_array(array, detector, thr, file, started)
     if out_dir is not None:
         write_outputs(report, array, out_dir, stem)
@@ -263,19 +264,28 @@ def analyze_batch(
         yield path, report
 
 
-def _pair_input(image: str | Path | np.ndarray, role: str) -> tuple[np.ndarray, str, str]:
+def _decode(image: ImageSource, default_stem: str) -> tuple[np.ndarray, str, str]:
+    """Pixels, file name (``""`` for bytes and unnamed streams) and output stem of ``image``."""
+    name = source_name(image)
+    array = read_image(image)
+    if str(name).startswith("<"):  # <bytes>, <stream>
+        return array, "", default_stem
+    return array, str(name), name.stem
+
+
+def _pair_input(image: ImageSource | np.ndarray, role: str) -> tuple[np.ndarray, str, str]:
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(
                 f"the {role} must be an (H, W, 3) uint8 RGB array, got {image.shape} {image.dtype}"
             )
         return image, "", role
-    return read_image(image), str(image), Path(image).stem
+    return _decode(image, role)
 
 
 def analyze_pair(
-    probe: str | Path | np.ndarray,
-    donor: str | Path | np.ndarray,
+    probe: ImageSource | np.ndarray,
+    donor: ImageSource | np.ndarray,
     *,
     model: str | Detector | None = None,
     threshold: float = 0.5,
@@ -293,8 +303,9 @@ def analyze_pair(
     predict_pair` for the resizing and the sliding windows over large probes.
 
     Args:
-        probe: the suspect image: a file path, or an (H1, W1, 3) uint8 RGB array.
-        donor: the possible donor: a file path, or an (H2, W2, 3) uint8 RGB array.
+        probe: the suspect image: a file path, encoded bytes, a binary stream, or an
+            (H1, W1, 3) uint8 RGB array.
+        donor: the possible donor, likewise ((H2, W2, 3) for an array).
         model: a registry name, a :class:`Detector` from :func:`load_model`, or ``None`` for
             :data:`DEFAULT_PAIR_MODEL` with its shipped weights.
         threshold: decision threshold on the pair score, in [0, 1].

@@ -163,3 +163,19 @@ def test_keypoint_model_is_analysed_at_full_resolution():
     # loses the keypoints of small copies.
     assert load_model("keypoint-cmfd", device="cpu").long_side is None
     assert load_model("keypoint-cmfd", device="cpu", long_side=300).long_side == 300
+
+
+def test_analyze_takes_bytes_and_streams(tmp_path, detector):
+
+    write_image(tmp_path / "in.png", _forged())
+    from_path = tamperscope.analyze(tmp_path / "in.png", model=detector)
+    data = (tmp_path / "in.png").read_bytes()
+    from_bytes = tamperscope.analyze(data, model=detector, out_dir=tmp_path / "b")
+    with open(tmp_path / "in.png", "rb") as fh:
+        from_stream = tamperscope.analyze(fh, model=detector)
+    for report in (from_bytes, from_stream):
+        assert report.score == from_path.score and report.regions == from_path.regions
+    assert from_bytes.file == "" and (tmp_path / "b" / "image_mask.png").is_file()
+    assert from_stream.file == str(tmp_path / "in.png")
+    with pytest.raises(ImageReadError, match=r"^<bytes>: not an image file"):
+        tamperscope.analyze(b"not an image", model=detector)
