@@ -287,11 +287,19 @@ def write_image(path: str | Path, array: np.ndarray, *, jpeg_quality: int = 95) 
 def write_json(path: str | Path, obj: Any) -> None:
     """Write JSON atomically (UTF-8, indented, keys in insertion order)."""
     with atomic_open(path, "w") as fh:
-        json.dump(obj, fh, indent=2, default=_json_default)
+        json.dump(obj, fh, indent=2, default=json_default)
         fh.write("\n")
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """The ``default`` of :func:`json.dump` for numpy values and paths.
+
+    Returns:
+        A numpy scalar as a Python number, an array as nested lists, a path as a string.
+
+    Raises:
+        TypeError: ``obj`` is none of these.
+    """
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

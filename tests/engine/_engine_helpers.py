@@ -7,16 +7,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
 from tamperscope.engine.config import ExperimentConfig, config_from_dict
+from tamperscope.engine.trainer import train
 from tamperscope.io import write_image
 from tamperscope.models.base import TamperModel
 from tamperscope.models.outputs import COPY_MOVE_CLASSES, UNION_CLASSES, CopyMoveOutput
 from tamperscope.registry import list_models, register_model
 
 TINY = "engine-test-tiny"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 class TinyCopyMove(TamperModel):
@@ -150,3 +154,55 @@ def tiny_config(train_root: Path, **sections: Any) -> ExperimentConfig:
         else:
             values[section] = extra
     return config_from_dict(values)
+
+
+def train_with_resume(
+    cfg: ExperimentConfig, root: Path, *, steps: int, stop: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train ``cfg`` for ``steps`` steps in one go (in ``root / "a"``), and again stopped
+    after ``stop`` steps then resumed (in ``root / "b"``).
+
+    Returns:
+        The summaries of the run in one go and of the resumed run.
+    """
+    one_go = train(cfg, root / "a", max_steps=steps)
+    first = train(cfg, root / "b", max_steps=stop)
+    assert first["step"] == stop
+    resumed = train(cfg, root / "b", max_steps=steps, resume=True)
+    assert one_go["step"] == resumed["step"] == steps
+    return one_go, resumed
+
+
+def assert_same_checkpoints(
+    a: str | Path, b: str | Path, state_keys: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Assert that two checkpoints hold the same tensors and the same ``state_keys`` of their
+    state (a run resumed against the same run in one go).
+
+    Args:
+        a, b: the checkpoint folders.
+        state_keys: the keys of ``state.json`` that must be equal.
+
+    Returns:
+        The ``state.json`` content of ``b``.
+    """
+    for name in ("model", "discriminator", "optimizer"):
+        in_a = load_file(str(Path(a) / f"{name}.safetensors"))
+        in_b = load_file(str(Path(b) / f"{name}.safetensors"))
+        assert in_a.keys() == in_b.keys()
+        for key in in_a:
+            assert torch.equal(in_a[key], in_b[key]), f"{name}: {key} differs after resume"
+    state_a = json.loads((Path(a) / "state.json").read_text())
+    state_b = json.loads((Path(b) / "state.json").read_text())
+    for key in state_keys:
+        assert state_a[key] == state_b[key], key
+    return state_b
+
+
+def bsds500_photos(split: str) -> Path:
+    """The BSDS500 photos of ``split`` in the real data beside the checkout
+    (``../shared/data``); skips the test when they are absent."""
+    photos = SHARED_DATA / "natural" / "bsds500" / split
+    if not photos.is_dir():
+        pytest.skip(f"real data not available at {photos}")
+    return photos

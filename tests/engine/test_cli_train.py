@@ -10,7 +10,7 @@ import yaml
 from _engine_helpers import TINY, tiny_config
 from safetensors import safe_open
 from safetensors.torch import load_file
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from tamperscope.cli import app
 from tamperscope.engine.config import config_to_dict
@@ -26,24 +26,19 @@ def _recipe(tmp_path: Path, train_root: Path) -> Path:
     return path
 
 
+def _train(recipe: Path, run_dir: Path, *options: str, sets: tuple[str, ...] = ()) -> Result:
+    """``tamperscope train --config RECIPE [--set S]... --run-dir RUN_DIR [OPTIONS]``."""
+    overrides = [word for value in sets for word in ("--set", value)]
+    return runner.invoke(
+        app, ["train", "--config", str(recipe), *overrides, "--run-dir", str(run_dir), *options]
+    )
+
+
 def test_train_two_steps_then_resume(generated_set: Path, tmp_path: Path) -> None:
     recipe = _recipe(tmp_path, generated_set)
     run_dir = tmp_path / "runs" / "tiny"
-    args = ["train", "--config", str(recipe), "--set", f"data.train_roots=[{generated_set}]"]
-    result = runner.invoke(
-        app,
-        [
-            *args,
-            "--set",
-            "optim.lr_generator=5e-4",
-            "--run-dir",
-            str(run_dir),
-            "--device",
-            "cpu",
-            "--max-steps",
-            "2",
-        ],
-    )
+    sets = (f"data.train_roots=[{generated_set}]", "optim.lr_generator=5e-4")
+    result = _train(recipe, run_dir, "--device", "cpu", "--max-steps", "2", sets=sets)
     assert result.exit_code == 0, result.output
     assert "trained 2 steps" in result.output
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
@@ -65,18 +60,7 @@ def test_train_two_steps_then_resume(generated_set: Path, tmp_path: Path) -> Non
 
 def test_bad_key_is_named_with_the_known_keys(generated_set: Path, tmp_path: Path) -> None:
     recipe = _recipe(tmp_path, generated_set)
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            "--config",
-            str(recipe),
-            "--set",
-            "optim.lr_gen=1",
-            "--run-dir",
-            str(tmp_path / "r"),
-        ],
-    )
+    result = _train(recipe, tmp_path / "r", sets=("optim.lr_gen=1",))
     assert result.exit_code == 2
     assert "unknown config key 'optim.lr_gen'" in result.output
     assert "lr_generator, lr_backbone, lr_discriminator" in result.output
@@ -84,30 +68,12 @@ def test_bad_key_is_named_with_the_known_keys(generated_set: Path, tmp_path: Pat
 
 def test_user_errors_exit_with_a_message(generated_set: Path, tmp_path: Path) -> None:
     recipe = _recipe(tmp_path, generated_set)
-    result = runner.invoke(
-        app, ["train", "--config", str(recipe), "--run-dir", str(tmp_path / "r")]
-    )
+    result = _train(recipe, tmp_path / "r")
     assert result.exit_code == 2 and "no training data" in result.output
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            "--config",
-            str(recipe),
-            "--set",
-            "model.name=doagan-nope",
-            "--set",
-            f"data.train_roots=[{generated_set}]",
-            "--run-dir",
-            str(tmp_path / "r2"),
-            "--device",
-            "cpu",
-        ],
-    )
+    sets = ("model.name=doagan-nope", f"data.train_roots=[{generated_set}]")
+    result = _train(recipe, tmp_path / "r2", "--device", "cpu", sets=sets)
     assert result.exit_code == 2 and "unknown model 'doagan-nope'" in result.output
-    result = runner.invoke(
-        app, ["train", "--resume", "--config", str(recipe), "--run-dir", str(tmp_path / "r3")]
-    )
+    result = _train(recipe, tmp_path / "r3", "--resume")
     assert result.exit_code == 2 and "no checkpoint to resume from" in result.output
 
 
@@ -118,26 +84,9 @@ def test_weights_trained_without_running_stats_analyze_through_the_cli(
     # says so in its metadata; the inference side must rebuild the model the same way.
     recipe = _recipe(tmp_path, generated_set)
     run_dir, weights = tmp_path / "runs" / "nobn", tmp_path / "nobn.safetensors"
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            "--config",
-            str(recipe),
-            "--set",
-            f"data.train_roots=[{generated_set}]",
-            "--set",
-            "model.bn_track_running_stats=false",
-            "--run-dir",
-            str(run_dir),
-            "--device",
-            "cpu",
-            "--max-steps",
-            "2",
-            "--export",
-            str(weights),
-        ],
-    )
+    sets = (f"data.train_roots=[{generated_set}]", "model.bn_track_running_stats=false")
+    options = ("--device", "cpu", "--max-steps", "2", "--export", str(weights))
+    result = _train(recipe, run_dir, *options, sets=sets)
     assert result.exit_code == 0, result.output
     assert f"weights exported to {weights}" in result.output
     with safe_open(str(weights), framework="pt") as fh:

@@ -3,7 +3,6 @@ an exact resume of a two-process run."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,8 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as dist
-from _engine_helpers import write_generated_set
-from safetensors.torch import load_file
+from _engine_helpers import assert_same_checkpoints, write_generated_set
 
 from tamperscope.engine.distributed import (
     DistributedContext,
@@ -97,11 +95,5 @@ def test_two_processes_resume_exactly(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr[-3000:]
     straight = tmp_path / "straight" / "checkpoints" / "step_00000006"
     resumed = tmp_path / "resumed" / "checkpoints" / "step_00000006"
-    for name in ("model", "discriminator", "optimizer"):
-        a = load_file(str(straight / f"{name}.safetensors"))
-        b = load_file(str(resumed / f"{name}.safetensors"))
-        assert a.keys() == b.keys()
-        for key in a:
-            assert torch.equal(a[key], b[key]), f"{name}: {key} differs after resume"
-    state = json.loads((resumed / "state.json").read_text())
+    state = assert_same_checkpoints(straight, resumed)
     assert len(state["rng_by_rank"]) == 2 and state["rng"] == state["rng_by_rank"][0]

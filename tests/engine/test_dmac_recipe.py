@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from _engine_helpers import TINY, write_generated_set
+from _engine_helpers import (
+    TINY,
+    assert_same_checkpoints,
+    bsds500_photos,
+    train_with_resume,
+    write_generated_set,
+)
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -27,8 +33,6 @@ from tamperscope.engine import (
 )
 from tamperscope.engine.distributed import DistributedContext
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "data"
 runner = CliRunner()
 
 
@@ -109,22 +113,10 @@ def test_resume_continues_exactly(pair_set: Path, tmp_path: Path) -> None:
     # alternate. The resume lands mid-epoch in the adversarial phase, between a Det/Dis step
     # and a DMAC step, and the run crosses an epoch end (validation, best checkpoint).
     cfg = tiny_pair_config(pair_set)
-    one_go = train(cfg, tmp_path / "a", max_steps=5)
-    first = train(cfg, tmp_path / "b", max_steps=3)
-    assert first["step"] == 3
-    resumed = train(cfg, tmp_path / "b", max_steps=5, resume=True)
-    assert one_go["step"] == resumed["step"] == 5
-    for name in ("model", "discriminator", "optimizer"):
-        a = load_file(str(Path(one_go["checkpoint"]) / f"{name}.safetensors"))
-        b = load_file(str(Path(resumed["checkpoint"]) / f"{name}.safetensors"))
-        assert a.keys() == b.keys()
-        for key in a:
-            assert torch.equal(a[key], b[key]), f"{name}: {key} differs after resume"
-    state_a = json.loads((Path(one_go["checkpoint"]) / "state.json").read_text())
-    state_b = json.loads((Path(resumed["checkpoint"]) / "state.json").read_text())
-    for key in ("step", "epoch", "batch_in_epoch", "adv_step", "best_metric", "rng", "history"):
-        assert state_a[key] == state_b[key], key
-    assert state_a["adv_step"] == 3
+    one_go, resumed = train_with_resume(cfg, tmp_path, steps=5, stop=3)
+    keys = ("step", "epoch", "batch_in_epoch", "adv_step", "best_metric", "rng", "history")
+    state = assert_same_checkpoints(one_go["checkpoint"], resumed["checkpoint"], keys)
+    assert state["adv_step"] == 3
     assert {"detector.classifier.1.weight", "discriminator.fc.weight_orig"} <= set(
         load_file(str(Path(one_go["checkpoint"]) / "discriminator.safetensors"))
     )
@@ -332,9 +324,7 @@ def test_cli_reports_pair_errors(pair_set: Path, tmp_path: Path) -> None:
 
 @pytest.mark.realdata
 def test_two_steps_on_pairs_from_bsds500(tmp_path: Path) -> None:
-    photos = SHARED / "natural" / "bsds500" / "train"
-    if not photos.is_dir():
-        pytest.skip(f"real data not available at {photos}")
+    photos = bsds500_photos("train")
     from tamperscope.synth.generate import generate_splice_pairs
 
     out = tmp_path / "sp-bsds"

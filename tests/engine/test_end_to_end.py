@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from _engine_helpers import tiny_config, write_generated_set
+from _engine_helpers import bsds500_photos, tiny_config, write_generated_set
 
 from tamperscope.engine import export_weights, load_checkpoint, train
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
 @pytest.mark.slow
@@ -37,9 +35,7 @@ def test_doagan_effnet_lite0_trains_and_reloads(tmp_path: Path) -> None:
 
 @pytest.mark.realdata
 def test_training_on_copy_moves_generated_from_bsds500(tmp_path: Path) -> None:
-    photos = SHARED_DATA / "natural" / "bsds500" / "val"
-    if not photos.is_dir():
-        pytest.skip(f"real data not available at {SHARED_DATA}")
+    photos = bsds500_photos("val")
     from tamperscope.synth.generate import generate_copy_move
 
     out = tmp_path / "cm"

@@ -8,10 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 import yaml
-from _engine_helpers import THREE_CHANNELS, TINY, TinyCopyMove, tiny_config, write_generated_set
-from safetensors.torch import load_file
+from _engine_helpers import (
+    THREE_CHANNELS,
+    TINY,
+    TinyCopyMove,
+    assert_same_checkpoints,
+    tiny_config,
+    train_with_resume,
+    write_generated_set,
+)
 
 from _pair_helpers import TINY_PAIR
 from tamperscope.data.base import open_dataset
@@ -50,22 +56,10 @@ def test_resume_continues_exactly(generated_set: Path, tmp_path: Path) -> None:
     # 6 training samples, batch 2: 3 steps per epoch; the resume lands mid-epoch and the
     # 4 steps cross an epoch end (validation, plateau scheduler, best checkpoint).
     cfg = tiny_config(generated_set)
-    one_go = train(cfg, tmp_path / "a", max_steps=4)
-    first = train(cfg, tmp_path / "b", max_steps=2)
-    assert first["step"] == 2
-    resumed = train(cfg, tmp_path / "b", max_steps=4, resume=True)
-    assert one_go["step"] == resumed["step"] == 4
-    for name in ("model", "discriminator", "optimizer"):
-        a = load_file(str(Path(one_go["checkpoint"]) / f"{name}.safetensors"))
-        b = load_file(str(Path(resumed["checkpoint"]) / f"{name}.safetensors"))
-        assert a.keys() == b.keys()
-        for key in a:
-            assert torch.equal(a[key], b[key]), f"{name}: {key} differs after resume"
-    state_a = json.loads((Path(one_go["checkpoint"]) / "state.json").read_text())
-    state_b = json.loads((Path(resumed["checkpoint"]) / "state.json").read_text())
-    for key in ("step", "epoch", "batch_in_epoch", "best_metric", "schedulers", "rng", "history"):
-        assert state_a[key] == state_b[key], key
-    assert set(state_a["schedulers"]) == {"generator", "discriminator"}
+    one_go, resumed = train_with_resume(cfg, tmp_path, steps=4, stop=2)
+    keys = ("step", "epoch", "batch_in_epoch", "best_metric", "schedulers", "rng", "history")
+    state = assert_same_checkpoints(one_go["checkpoint"], resumed["checkpoint"], keys)
+    assert set(state["schedulers"]) == {"generator", "discriminator"}
     # The logged losses of the resumed steps are those of the uninterrupted run.
     losses_a = [r for r in _scalars(tmp_path / "a") if r["tag"] == "train/g_total"]
     losses_b = [r for r in _scalars(tmp_path / "b") if r["tag"] == "train/g_total"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from tamperscope.cli import app
 from tamperscope.cli.evaluate import parse_dataset_options
@@ -20,6 +20,24 @@ from tamperscope.types import Sample
 
 runner = CliRunner()
 H, W = 20, 28
+
+
+def _evaluate(dataset: str, root: Path, pred: Path, out: Path, *options: str) -> Result:
+    """``tamperscope evaluate --dataset DATASET --root ROOT --pred PRED --out OUT [OPTIONS]``."""
+    paths = ["--root", str(root), "--pred", str(pred), "--out", str(out)]
+    return runner.invoke(app, ["evaluate", "--dataset", dataset, *paths, *options])
+
+
+def _evaluate_label_maps(tmp_path: Path, *options: str) -> Result:
+    """:func:`_evaluate` of the label maps in ``tmp_path / "gt"`` against the predictions in
+    ``tmp_path / "pred"``, written to ``tmp_path / "out"``."""
+    gt, pred, out = tmp_path / "gt", tmp_path / "pred", tmp_path / "out"
+    return _evaluate("eval-test-labelmaps", gt, pred, out, *options)
+
+
+def _metrics(out: Path) -> dict:
+    """The ``metrics.json`` written to ``out``."""
+    return json.loads((out / "metrics.json").read_text())
 
 
 class LabelMapFolder(ForgeryDataset):
@@ -95,26 +113,9 @@ def test_evaluate_writes_outputs(tmp_path, rng):
     masks = _make_set(tmp_path / "gt", rng)
     _write_rgb_predictions(tmp_path / "pred", masks, rng)
     out = tmp_path / "out"
-    res = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--dataset",
-            "eval-test-labelmaps",
-            "--root",
-            str(tmp_path / "gt"),
-            "--pred",
-            str(tmp_path / "pred"),
-            "--out",
-            str(out),
-            "--border",
-            "1",
-            "--authentic",
-            "count",
-        ],
-    )
+    res = _evaluate_label_maps(tmp_path, "--border", "1", "--authentic", "count")
     assert res.exit_code == 0, res.output
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = _metrics(out)
     assert metrics["dataset"]["name"] == "eval-test-labelmaps"
     assert metrics["dataset"]["root"] == str((tmp_path / "gt").resolve())
     assert metrics["tamperscope_version"]
@@ -152,25 +153,12 @@ def test_missing_predictions_are_listed_and_exit_nonzero(tmp_path, rng):
     _write_rgb_predictions(tmp_path / "pred", masks, rng)
     (tmp_path / "pred" / "s1.png").unlink()
     (tmp_path / "pred" / "s2.png").write_bytes(b"not a png")
-    res = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--dataset",
-            "eval-test-labelmaps",
-            "--root",
-            str(tmp_path / "gt"),
-            "--pred",
-            str(tmp_path / "pred"),
-            "--out",
-            str(tmp_path / "out"),
-        ],
-    )
+    res = _evaluate_label_maps(tmp_path)
     assert res.exit_code == 1
     assert "2 of 4 images could not be scored" in res.output
     assert "s1: no prediction file s1.png or s1.npy" in res.output
     assert "s2:" in res.output
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    metrics = _metrics(tmp_path / "out")
     assert [e["name"] for e in metrics["errors"]] == ["s1", "s2"]
     assert metrics["counts"]["n_scored"] == 2
 
@@ -178,24 +166,9 @@ def test_missing_predictions_are_listed_and_exit_nonzero(tmp_path, rng):
 def test_dataset_option_reaches_reader(tmp_path, rng):
     masks = _make_set(tmp_path / "gt", rng)
     _write_rgb_predictions(tmp_path / "pred", masks, rng)
-    res = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--dataset",
-            "eval-test-labelmaps",
-            "--root",
-            str(tmp_path / "gt"),
-            "--pred",
-            str(tmp_path / "pred"),
-            "--out",
-            str(tmp_path / "out"),
-            "--dataset-option",
-            "limit=2",
-        ],
-    )
+    res = _evaluate_label_maps(tmp_path, "--dataset-option", "limit=2")
     assert res.exit_code == 0, res.output
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    metrics = _metrics(tmp_path / "out")
     assert metrics["counts"]["n_samples"] == 2
     assert metrics["dataset"]["options"] == {"limit": 2}
 
@@ -273,22 +246,9 @@ def test_evaluate_generated_reader(tmp_path, rng):
     for i, mask in enumerate(masks):
         onehot = np.stack([mask == 0, mask == 1, mask == 2]).astype(np.float32)
         np.save(pred / f"cm{i}.npy", onehot)
-    res = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--dataset",
-            "generated",
-            "--root",
-            str(root),
-            "--pred",
-            str(pred),
-            "--out",
-            str(tmp_path / "out"),
-        ],
-    )
+    res = _evaluate("generated", root, pred, tmp_path / "out")
     assert res.exit_code == 0, res.output
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    metrics = _metrics(tmp_path / "out")
     assert metrics["pixel"]["union"]["per_image"]["f1"] == 1.0
     assert metrics["discernibility"]["overall_accuracy"] == 1.0
     # all images tampered: no image ROC, the pixel ROC is drawn alone
@@ -312,22 +272,9 @@ def test_evaluate_manifest_reader(tmp_path, rng):
         Image.fromarray(np.where(mask > 0, 230, 10).astype(np.uint8)).save(pred / f"im{i}.png")
     (root / "manifest.csv").write_text("\n".join(rows) + "\n")
     (pred / "scores.json").write_text(json.dumps({f"im{i}": 0.9 - 0.2 * i for i in range(4)}))
-    res = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--dataset",
-            "manifest",
-            "--root",
-            str(root),
-            "--pred",
-            str(pred),
-            "--out",
-            str(tmp_path / "out"),
-        ],
-    )
+    res = _evaluate("manifest", root, pred, tmp_path / "out")
     assert res.exit_code == 0, res.output
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    metrics = _metrics(tmp_path / "out")
     assert metrics["pixel"]["union"]["per_image"]["f1"] == 1.0
     assert metrics["image"]["auc"] == pytest.approx(0.75)  # scores .9 .7 .5 .3, labels 1 0 1 0
     assert metrics["pixel"]["per_class"] is None
@@ -347,23 +294,8 @@ def test_real_copy_move_disambiguation_perfect_predictions(tmp_path, shared_data
         rgb[..., 0] = (m == 2) * 255
         rgb[..., 1] = (m == 1) * 255
         Image.fromarray(rgb).save(pred / f"{sample['name']}.png")
-    res = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--dataset",
-            "cm-disambiguation",
-            "--root",
-            str(root),
-            "--pred",
-            str(pred),
-            "--out",
-            str(tmp_path / "out"),
-            "--border",
-            "2",
-        ],
-    )
+    res = _evaluate("cm-disambiguation", root, pred, tmp_path / "out", "--border", "2")
     assert res.exit_code == 0, res.output
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    metrics = _metrics(tmp_path / "out")
     assert metrics["f1_conventions"]["fixed_threshold"]["pooled"] == 1.0
     assert metrics["discernibility"]["correct"] == metrics["discernibility"]["n_scored"] == len(ds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _evaluate_helpers import image_sample
 from sklearn.metrics import f1_score, roc_auc_score
 
 from tamperscope.data.base import InMemoryDataset, PairDataset
@@ -11,17 +12,6 @@ from tamperscope.evaluate import CopyMoveAccumulator, PredictionError, evaluate_
 from tamperscope.metrics.pixel import f1_fixed, three_class_labels
 
 H, W = 24, 32
-
-
-def _sample(name, mask, label, kind="three_class"):
-    return {
-        "image": np.zeros((*mask.shape, 3), np.uint8),
-        "mask": mask,
-        "mask_kind": kind,
-        "label": label,
-        "name": name,
-        "path": f"{name}.png",
-    }
 
 
 def _three_class_set(rng, n_forged=4, n_authentic=2):
@@ -36,7 +26,7 @@ def _three_class_set(rng, n_forged=4, n_authentic=2):
         prob[1] += 1.5 * (mask == 1)
         prob[2] += 1.5 * (mask == 2)
         prob /= prob.sum(0)
-        samples.append(_sample(f"img{i}", mask, int(i < n_forged)))
+        samples.append(image_sample(f"img{i}", mask, int(i < n_forged)))
         preds.append(prob)
     return samples, preds
 
@@ -120,7 +110,7 @@ def test_all_forged_reference_matches_sklearn(rng):
     # by hand: a quarter of the image forged -> precision 0.25, recall 1, F1 = 0.4
     quarter = np.zeros((H, W), np.uint8)
     quarter[: H // 2, : W // 2] = 2
-    one = _run([_sample("q", quarter, 1)], [np.full((3, H, W), 1 / 3, np.float32)])
+    one = _run([image_sample("q", quarter, 1)], [np.full((3, H, W), 1 / 3, np.float32)])
     assert one["f1_conventions"]["all_forged_reference"]["per_image"] == pytest.approx(0.4)
 
 
@@ -163,9 +153,9 @@ def test_unknown_label_and_missing_mask(rng):
     mask = np.zeros((H, W), np.uint8)
     mask[:5, :5] = 1
     samples = [
-        _sample("a", mask, 1, "binary"),
-        {**_sample("b", mask, -1, "binary"), "mask": None},
-        _sample("c", np.zeros_like(mask), 0, "binary"),
+        image_sample("a", mask, 1, "binary"),
+        {**image_sample("b", mask, -1, "binary"), "mask": None},
+        image_sample("c", np.zeros_like(mask), 0, "binary"),
     ]
     probs = [rng.random((H, W)) for _ in samples]
     ds = InMemoryDataset(samples, "binary")
@@ -186,7 +176,7 @@ def test_bad_settings_messages(rng):
 
 def test_bad_ground_truth_is_reported(rng):
     bad = np.full((H, W), 7, np.uint8)
-    s = _sample("bad", bad, 1)
+    s = image_sample("bad", bad, 1)
     r = evaluate_predictions(InMemoryDataset([s], "three_class"), [(s, rng.random((H, W)), None)])
     assert "3-class ground-truth mask has values up to 7" in r["errors"][0]["reason"]
 

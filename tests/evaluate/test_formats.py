@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _evaluate_helpers import image_sample
 from PIL import Image
 
 from tamperscope.data.base import InMemoryDataset
@@ -19,17 +20,6 @@ from tamperscope.evaluate import (
 )
 
 H, W = 24, 32
-
-
-def _sample(name, mask, label, kind="binary"):
-    return {
-        "image": np.zeros((*mask.shape, 3), np.uint8),
-        "mask": mask,
-        "mask_kind": kind,
-        "label": label,
-        "name": name,
-        "path": f"{name}.png",
-    }
 
 
 def test_prediction_file_formats(tmp_path, rng):
@@ -63,7 +53,7 @@ def test_prediction_file_formats(tmp_path, rng):
 def test_folder_predictions_resize_scores_and_missing(tmp_path, rng):
     mask = np.zeros((H, W), np.uint8)
     mask[4:12, 4:20] = 1
-    samples = [_sample(n, mask, 1, "binary") for n in ("a", "sub/b", "c")]
+    samples = [image_sample(n, mask, 1, "binary") for n in ("a", "sub/b", "c")]
     ds = InMemoryDataset(samples, "binary")
     small = (mask[::2, ::2] * 255).astype(np.uint8)  # half size, resized back on scoring
     Image.fromarray(small).save(tmp_path / "a.png")

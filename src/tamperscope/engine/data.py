@@ -20,23 +20,26 @@ and a new one every epoch (call :meth:`TrainingDataset.set_epoch`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence, Sized
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from tamperscope.data.base import ForgeryDataset, open_dataset
+from tamperscope.data.base import ForgeryDataset, PairDataset, open_dataset
 from tamperscope.engine.config import DataConfig
 from tamperscope.engine.errors import TrainingError
 from tamperscope.errors import DatasetError
 
 __all__ = [
     "ConcatForgeryDataset",
+    "ConcatReaders",
     "ForgerySubset",
+    "ReaderSubset",
     "TrainingDataset",
     "open_image_sets",
+    "open_readers",
     "resize_array",
     "resolve_attacks",
     "resolve_sets",
@@ -137,9 +140,65 @@ def resize_array(array: np.ndarray, height: int, width: int, *, nearest: bool) -
 
 
 S = TypeVar("S", bound=Sized)
+R = TypeVar("R", ForgeryDataset, PairDataset)
 
 
-class ConcatForgeryDataset(ForgeryDataset):
+class ConcatReaders(Generic[R]):
+    """Several readers as one, in order: length, names and loading of the concatenation.
+
+    A mixin, listed before :class:`~tamperscope.data.base.ForgeryDataset` or
+    :class:`~tamperscope.data.base.PairDataset` in the bases of a reader class.
+
+    Args:
+        parts: the readers.
+    """
+
+    def __init__(self, parts: Sequence[R]) -> None:
+        self.parts: list[R] = list(parts)
+        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def names(self) -> list[str]:
+        """The parts' names, in order."""
+        return [n for p in self.parts for n in p.names()]
+
+    def load(self, index: int) -> Any:
+        """Sample (pair) ``index`` of the concatenation, from its part."""
+        part = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        return self.parts[part][index - int(self.offsets[part])]
+
+
+class ReaderSubset(Generic[R]):
+    """The samples (pairs) of ``source`` at ``indices``: length, names and loading.
+
+    A mixin, listed before :class:`~tamperscope.data.base.ForgeryDataset` or
+    :class:`~tamperscope.data.base.PairDataset` in the bases of a reader class.
+
+    Args:
+        source: the reader.
+        indices: indices into ``source``, in the order the subset lists them.
+    """
+
+    def __init__(self, source: R, indices: Sequence[int]) -> None:
+        self.source: R = source
+        self.indices = [int(i) for i in indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def names(self) -> list[str]:
+        """The names of the samples at ``indices``, in order."""
+        names = self.source.names()
+        return [names[i] for i in self.indices]
+
+    def load(self, index: int) -> Any:
+        """Sample (pair) ``indices[index]`` of ``source``."""
+        return self.source[self.indices[index]]
+
+
+class ConcatForgeryDataset(ConcatReaders[ForgeryDataset], ForgeryDataset):
     """Several single-image readers as one, in order.
 
     The masks are 3-class when every part's are, else binary.
@@ -151,46 +210,48 @@ class ConcatForgeryDataset(ForgeryDataset):
     kind = "concat"
 
     def __init__(self, parts: Sequence[ForgeryDataset]) -> None:
-        self.parts = list(parts)
+        super().__init__(parts)
         kinds = {getattr(p, "mask_kind", "binary") for p in self.parts}
         self.mask_kind = "three_class" if kinds == {"three_class"} else "binary"
-        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
-
-    def __len__(self) -> int:
-        return int(self.offsets[-1])
-
-    def names(self) -> list[str]:
-        return [n for p in self.parts for n in p.names()]
-
-    def load(self, index: int) -> Any:
-        part = int(np.searchsorted(self.offsets, index, side="right")) - 1
-        return self.parts[part][index - int(self.offsets[part])]
 
 
-class ForgerySubset(ForgeryDataset):
-    """The samples of ``source`` at ``indices`` (a held-out validation split).
+class ForgerySubset(ReaderSubset[ForgeryDataset], ForgeryDataset):
+    """The samples of a single-image reader at some indices (a held-out validation split).
 
     Args:
-        source: the reader.
-        indices: indices into ``source``, in the order the subset lists them.
+        source, indices: as :class:`ReaderSubset`.
     """
 
     kind = "subset"
 
     def __init__(self, source: ForgeryDataset, indices: Sequence[int]) -> None:
-        self.source = source
-        self.indices = [int(i) for i in indices]
+        super().__init__(source, indices)
         self.mask_kind = getattr(source, "mask_kind", "binary")
 
-    def __len__(self) -> int:
-        return len(self.indices)
 
-    def names(self) -> list[str]:
-        names = self.source.names()
-        return [names[i] for i in self.indices]
+def open_readers(reader: str, roots: Sequence[str], expected: type[R], refusal: str) -> list[R]:
+    """The folders ``roots`` opened with ``reader``, each checked to be an ``expected``.
 
-    def load(self, index: int) -> Any:
-        return self.source[self.indices[index]]
+    Args:
+        reader: a registered reader name.
+        roots: the folders.
+        expected: :class:`~tamperscope.data.base.ForgeryDataset` or
+            :class:`~tamperscope.data.base.PairDataset`.
+        refusal: the end of the message when a folder's reader is not an ``expected``
+            (``"ROOT: reader 'NAME' REFUSAL"``).
+
+    Raises:
+        TrainingError: ``reader`` does not give ``expected`` readers.
+        DatasetError: a folder cannot be read as ``reader``.
+        KeyError: unknown reader name.
+    """
+    parts = []
+    for root in roots:
+        ds = open_dataset(reader, root)
+        if not isinstance(ds, expected):
+            raise TrainingError(f"{root}: reader {reader!r} {refusal}")
+        parts.append(ds)
+    return parts
 
 
 def open_image_sets(reader: str, roots: Sequence[str]) -> ForgeryDataset:
@@ -201,14 +262,8 @@ def open_image_sets(reader: str, roots: Sequence[str]) -> ForgeryDataset:
         DatasetError: a folder cannot be read as ``reader``.
         KeyError: unknown reader name.
     """
-    parts = []
-    for root in roots:
-        ds = open_dataset(reader, root)
-        if not isinstance(ds, ForgeryDataset):
-            raise TrainingError(
-                f"{root}: reader {reader!r} gives image pairs; training needs single images"
-            )
-        parts.append(ds)
+    refusal = "gives image pairs; training needs single images"
+    parts = open_readers(reader, roots, ForgeryDataset, refusal)
     return parts[0] if len(parts) == 1 else ConcatForgeryDataset(parts)
 
 

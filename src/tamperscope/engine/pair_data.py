@@ -26,62 +26,26 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from tamperscope.data.base import PairDataset, open_dataset
-from tamperscope.engine.data import resize_array
-from tamperscope.engine.errors import TrainingError
+from tamperscope.data.base import PairDataset
+from tamperscope.engine.data import ConcatReaders, ReaderSubset, open_readers, resize_array
 from tamperscope.errors import DatasetError
 from tamperscope.types import PairSample
 
 __all__ = ["ConcatPairDataset", "PairSubset", "PairTrainingDataset", "open_pair_sets"]
 
 
-class ConcatPairDataset(PairDataset):
-    """Several pair readers as one (names must stay unique per reader, not across them).
-
-    Args:
-        parts: the readers, in order.
-    """
+class ConcatPairDataset(ConcatReaders[PairDataset], PairDataset):
+    """Several pair readers as one, in order (names must stay unique per reader, not across
+    them); ``ConcatPairDataset(parts)`` as :class:`~tamperscope.engine.data.ConcatReaders`."""
 
     kind = "concat-pairs"
 
-    def __init__(self, parts: Sequence[PairDataset]) -> None:
-        self.parts = list(parts)
-        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
 
-    def __len__(self) -> int:
-        return int(self.offsets[-1])
-
-    def names(self) -> list[str]:
-        return [n for p in self.parts for n in p.names()]
-
-    def load(self, index: int) -> PairSample:
-        part = int(np.searchsorted(self.offsets, index, side="right")) - 1
-        return self.parts[part][index - int(self.offsets[part])]
-
-
-class PairSubset(PairDataset):
-    """The pairs of ``source`` at ``indices`` (held-out validation split).
-
-    Args:
-        source: the reader.
-        indices: indices into ``source``, in the order the subset lists them.
-    """
+class PairSubset(ReaderSubset[PairDataset], PairDataset):
+    """The pairs of a pair reader at some indices (held-out validation split);
+    ``PairSubset(source, indices)`` as :class:`~tamperscope.engine.data.ReaderSubset`."""
 
     kind = "subset-pairs"
-
-    def __init__(self, source: PairDataset, indices: Sequence[int]) -> None:
-        self.source = source
-        self.indices = [int(i) for i in indices]
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def names(self) -> list[str]:
-        names = self.source.names()
-        return [names[i] for i in self.indices]
-
-    def load(self, index: int) -> PairSample:
-        return self.source[self.indices[index]]
 
 
 def open_pair_sets(reader: str, roots: Sequence[str]) -> PairDataset:
@@ -92,15 +56,11 @@ def open_pair_sets(reader: str, roots: Sequence[str]) -> PairDataset:
         DatasetError: a folder cannot be read as ``reader``.
         KeyError: unknown reader name.
     """
-    parts = []
-    for root in roots:
-        ds = open_dataset(reader, root)
-        if not isinstance(ds, PairDataset):
-            raise TrainingError(
-                f"{root}: reader {reader!r} gives single images; pair training needs probe/donor "
-                "pairs (sets written by 'tamperscope synth splice-pairs')"
-            )
-        parts.append(ds)
+    refusal = (
+        "gives single images; pair training needs probe/donor pairs (sets written by "
+        "'tamperscope synth splice-pairs')"
+    )
+    parts = open_readers(reader, roots, PairDataset, refusal)
     return parts[0] if len(parts) == 1 else ConcatPairDataset(parts)
 
 

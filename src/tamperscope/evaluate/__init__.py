@@ -42,6 +42,7 @@ from tamperscope.evaluate.results import (
     DatasetInfo,
     EvaluationResult,
     EvaluationSettings,
+    FieldSummary,
     FolderSource,
     ModelSource,
     SampleError,
@@ -59,6 +60,7 @@ from tamperscope.evaluate.runner import (
 )
 from tamperscope.evaluate.tasks import (
     Accumulator,
+    DetectionScores,
     TaskEvaluation,
     TaskMismatchError,
     check_task,
@@ -79,8 +81,10 @@ __all__ = [
     "CopyMoveSummary",
     "Curves",
     "DatasetInfo",
+    "DetectionScores",
     "EvaluationResult",
     "EvaluationSettings",
+    "FieldSummary",
     "FolderSource",
     "ModelSource",
     "PairAccumulator",

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from tamperscope.data.base import ForgeryDataset, PairDataset
 from tamperscope.evaluate.formats import (
@@ -28,20 +27,21 @@ from tamperscope.evaluate.protocol import PER_IMAGE_COLUMNS, PROTOCOL_NOTES
 from tamperscope.evaluate.results import (
     Cell,
     Curves,
-    DatasetInfo,
     EvaluationResult,
     EvaluationSettings,
+    FieldSummary,
     SummaryTable,
 )
 from tamperscope.evaluate.tasks import (
     Accumulator,
+    DetectionScores,
     ModelLike,
     TaskEvaluation,
     register_evaluation,
 )
 from tamperscope.inference.copy_move import predict_copy_move
 from tamperscope.metrics.discernibility import discernibility_outcome, discernibility_summary
-from tamperscope.metrics.image import combined_f1, image_level_metrics, image_roc
+from tamperscope.metrics.image import combined_f1
 from tamperscope.metrics.pixel import (
     SCORE_NAMES,
     ConfusionCounts,
@@ -112,7 +112,7 @@ def _validate_mask(mask: np.ndarray, mask_kind: str, name: str) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class CopyMoveSummary:
+class CopyMoveSummary(FieldSummary):
     """Summary metrics of a copy-move evaluation (JSON-ready dicts; rules in PROTOCOL_NOTES).
 
     Attributes:
@@ -147,18 +147,6 @@ class CopyMoveSummary:
     combined_f1: float | None
     combined_f1_mvss: float | None
     discernibility: dict[str, Any] | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The summary keys of ``metrics.json``, in order."""
-        return {
-            "counts": self.counts,
-            "pixel": self.pixel,
-            "f1_conventions": self.f1_conventions,
-            "image": self.image,
-            "combined_f1": self.combined_f1,
-            "combined_f1_mvss": self.combined_f1_mvss,
-            "discernibility": self.discernibility,
-        }
 
     def settings_dict(self, settings: EvaluationSettings) -> dict[str, Any]:
         """``threshold``, ``border_px``, ``authentic`` (the empty rule), ``histogram_bins``."""
@@ -250,8 +238,7 @@ class CopyMoveAccumulator(Accumulator):
         self.all_forged_pooled = [0, 0]  # forged pixels, all pixels (images with a forged region)
         self.aucs: list[float] = []
         self.outcomes: list[str | None] = []
-        self.labels: list[int] = []
-        self.scores: list[float] = []
+        self.detection = DetectionScores()
         self.cases = {
             "gt_forged": 0,
             "gt_forged_pred_empty": 0,
@@ -309,10 +296,7 @@ class CopyMoveAccumulator(Accumulator):
             except PredictionError as exc:
                 self._fail(row, exc.reason)
                 return
-        if label in (0, 1):
-            self.labels.append(label)
-            self.scores.append(score)
-        else:
+        if not self.detection.add(label, score):
             self.cases["unknown_label"] += 1
         if mask is None:
             self.cases["no_ground_truth"] += 1
@@ -459,30 +443,15 @@ class CopyMoveAccumulator(Accumulator):
         )
         f1_conventions = self._f1_conventions(union_summary, self.border.summary())
 
-        labels, scores = np.array(self.labels), np.array(self.scores)
-        threshold = self.settings.threshold
-        image = image_level_metrics(labels, scores, threshold) if self.labels else None
-        curves = Curves()
-        if image is not None:
-            roc = image_roc(labels, scores)
-            if roc is not None:
-                roc.update(auc=image["auc"], eer=image["eer"])
-            curves = Curves(image_roc=roc)
-        if pooled_auc is not None:
-            fpr, tpr, thr = self.pooled_hist.roc()
-            pixel_roc = {"fpr": fpr, "tpr": tpr, "thresholds": thr, "auc": pooled_auc}
-            curves = Curves(image_roc=curves.image_roc, pixel_roc=pixel_roc)
-
-        total = len(self.dataset) if self.dataset is not None else len(self.rows)
-        n_tampered = int(sum(self.labels))
+        image, image_roc = self.detection.compute(self.settings.threshold)
         pixel_f1 = union_summary["per_image"]["f1"]
         summary = CopyMoveSummary(
             counts={
-                "n_samples": total,
+                "n_samples": self.n_samples,
                 "n_scored": len(self.rows) - len(self.errors),
                 "n_errors": len(self.errors),
-                "n_tampered": n_tampered,
-                "n_authentic": len(self.labels) - n_tampered,
+                "n_tampered": self.detection.n_positive,
+                "n_authentic": self.detection.n_negative,
                 **self.cases,
             },
             pixel={"union": union_summary, "per_class": per_class},
@@ -494,20 +463,8 @@ class CopyMoveAccumulator(Accumulator):
             ),
             discernibility=discernibility_summary(self.outcomes) if self.outcomes else None,
         )
-        dataset = self.dataset
-        return EvaluationResult(
-            task=self.task,
-            settings=self.settings,
-            dataset=DatasetInfo(
-                kind=None if dataset is None else getattr(dataset, "kind", type(dataset).__name__),
-                n_samples=total,
-                mask_kind=self._mask_kind,
-            ),
-            summary=summary,
-            rows=tuple(self.rows),
-            errors=tuple(self.errors),
-            curves=curves,
-        )
+        curves = Curves(image_roc=image_roc, pixel_roc=self.pooled_hist.roc_curve())
+        return self.result(summary, mask_kind=self._mask_kind, curves=curves)
 
 
 def predict_image(detector: ModelLike, sample: Sample) -> tuple[Sample, np.ndarray, float]:
@@ -569,9 +526,7 @@ def evaluate_predictions(
     """
     settings = EvaluationSettings(threshold=threshold, empty=authentic, border=border, bins=bins)
     acc = CopyMoveAccumulator(settings, dataset=dataset)
-    total = len(dataset)
-    for item in tqdm(predictions, total=total, disable=not progress, desc="scoring", unit="img"):
-        acc.add(item)
+    acc.add_all(predictions, progress=progress, unit="img")
     return acc.compute().to_dict(rows=True, curves=True)
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from tamperscope.data.base import PairDataset
 from tamperscope.evaluate.formats import (
@@ -29,20 +28,20 @@ from tamperscope.evaluate.protocol import PAIR_PROTOCOL_NOTES, PER_PAIR_COLUMNS
 from tamperscope.evaluate.results import (
     Cell,
     Curves,
-    DatasetInfo,
     EvaluationResult,
     EvaluationSettings,
+    FieldSummary,
     SettingError,
     SummaryTable,
 )
 from tamperscope.evaluate.tasks import (
     Accumulator,
+    DetectionScores,
     ModelLike,
     TaskEvaluation,
     register_evaluation,
 )
 from tamperscope.inference.pairs import PAIR_SIZE, pair_score, predict_pair
-from tamperscope.metrics.image import image_level_metrics, image_roc
 from tamperscope.metrics.pairs import pair_localization_scores
 from tamperscope.metrics.pixel import EmptyRule, ScoreHistogram, mean_or_none
 from tamperscope.registry import Task
@@ -79,7 +78,7 @@ def _pair_probability(prob: np.ndarray, where: str) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class PairSummary:
+class PairSummary(FieldSummary):
     """Summary metrics of a pair evaluation (JSON-ready; rules in PAIR_PROTOCOL_NOTES).
 
     Attributes:
@@ -107,17 +106,6 @@ class PairSummary:
     detection: dict[str, Any] | None
     pixel_auc: float | None
     counts: dict[str, int]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The summary keys of ``metrics.json``, in order."""
-        return {
-            "n_pairs": self.n_pairs,
-            "localization": self.localization,
-            "localization_conventions": self.localization_conventions,
-            "detection": self.detection,
-            "pixel_auc": self.pixel_auc,
-            "counts": self.counts,
-        }
 
     def settings_dict(self, settings: EvaluationSettings) -> dict[str, Any]:
         """``threshold``, ``empty`` (the headline convention's rule), ``histogram_bins``."""
@@ -170,8 +158,7 @@ class PairAccumulator(Accumulator):
         self.conventions: dict[str, dict[str, list[float]]] = {
             c: {"iou": [], "mcc": [], "nmm": []} for c, _, _ in _CONVENTIONS
         }
-        self.labels: list[int] = []
-        self.scores: list[float] = []
+        self.detection = DetectionScores()
         self.cases = {
             "positive": 0,
             "negative_pred_empty": 0,
@@ -235,10 +222,7 @@ class PairAccumulator(Accumulator):
             "predicted_label": int(score >= threshold),
         }
         self.rows.append(row)
-        if label in (0, 1):
-            self.labels.append(label)
-            self.scores.append(score)
-        else:
+        if not self.detection.add(label, score):
             self.cases["unknown_label"] += 1
         ga, gb = sample.get("probe_mask"), sample.get("donor_mask")
         if ga is None or gb is None:
@@ -277,22 +261,8 @@ class PairAccumulator(Accumulator):
             c: {**{k: mean_or_none(v) for k, v in values.items()}, "n_pairs": len(values["iou"])}
             for c, values in self.conventions.items()
         }
-        labels, scores = np.array(self.labels), np.array(self.scores)
-        detection = (
-            image_level_metrics(labels, scores, self.settings.threshold) if self.labels else None
-        )
-        image_curve = None
-        if detection is not None:
-            image_curve = image_roc(labels, scores)
-            if image_curve is not None:
-                image_curve.update(auc=detection["auc"], eer=detection["eer"])
-        pixel_auc = self.hist.auc()
-        pixel_curve = None
-        if pixel_auc is not None:
-            fpr, tpr, thr = self.hist.roc()
-            pixel_curve = {"fpr": fpr, "tpr": tpr, "thresholds": thr, "auc": pixel_auc}
-        total = len(self.dataset) if self.dataset is not None else n_items
-        n_correlated = int(sum(self.labels))
+        detection, image_curve = self.detection.compute(self.settings.threshold)
+        pixel_curve = self.hist.roc_curve()
         n_scored = n_items - len(self.errors)
         headline = "positive_pairs" if self.settings.empty == "skip" else "all_pairs"
         summary = PairSummary(
@@ -300,30 +270,18 @@ class PairAccumulator(Accumulator):
             localization=summaries[headline],
             localization_conventions=summaries,
             detection=detection,
-            pixel_auc=pixel_auc,
+            pixel_auc=None if pixel_curve is None else pixel_curve["auc"],
             counts={
-                "n_samples": total,
+                "n_samples": self.n_samples,
                 "n_scored": n_scored,
                 "n_errors": len(self.errors),
-                "n_correlated": n_correlated,
-                "n_not_correlated": len(self.labels) - n_correlated,
+                "n_correlated": self.detection.n_positive,
+                "n_not_correlated": self.detection.n_negative,
                 **self.cases,
             },
         )
-        dataset = self.dataset
-        return EvaluationResult(
-            task=self.task,
-            settings=self.settings,
-            dataset=DatasetInfo(
-                kind=None if dataset is None else getattr(dataset, "kind", type(dataset).__name__),
-                n_samples=total,
-                mask_kind="pairs",
-            ),
-            summary=summary,
-            rows=tuple(self.rows),
-            errors=tuple(self.errors),
-            curves=Curves(image_roc=image_curve, pixel_roc=pixel_curve),
-        )
+        curves = Curves(image_roc=image_curve, pixel_roc=pixel_curve)
+        return self.result(summary, mask_kind="pairs", curves=curves)
 
 
 def predict_pair_sample(
@@ -422,9 +380,7 @@ def evaluate_pair_predictions(
     acc = PairAccumulator(
         EvaluationSettings(threshold=threshold, empty=empty, bins=bins), dataset=dataset
     )
-    total = len(dataset) if dataset is not None else None
-    for item in tqdm(pairs, total=total, disable=not progress, desc="scoring", unit="pair"):
-        acc.add(item)
+    acc.add_all(pairs, progress=progress, unit="pair")
     return acc.compute().to_dict(rows=True, curves=True)
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "DatasetInfo",
     "EvaluationResult",
     "EvaluationSettings",
+    "FieldSummary",
     "FolderSource",
     "ModelSource",
     "SampleError",
@@ -230,6 +231,16 @@ class TaskSummary(Protocol):
     def table(self) -> SummaryTable:
         """The headline metrics for a terminal."""
         ...
+
+
+@dataclass(frozen=True)
+class FieldSummary:
+    """Base of a frozen-dataclass :class:`TaskSummary` whose ``metrics.json`` keys are its
+    fields, in the order they are declared."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary keys of ``metrics.json``: ``{field: value}``, in field order."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 def format_cell(value: Any) -> Any:

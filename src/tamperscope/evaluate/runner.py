@@ -21,8 +21,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from tamperscope.errors import TamperscopeError
 from tamperscope.evaluate.formats import PredictionError, PredictionFolder
 from tamperscope.evaluate.results import (
@@ -160,10 +158,7 @@ def score_items(
     """
     evaluation = evaluation_for(task)
     accumulator = evaluation.accumulator(settings, dataset=dataset)
-    total = len(dataset) if dataset is not None else None
-    bar = tqdm(items, total=total, disable=not progress, desc="scoring", unit=evaluation.what)
-    for item in bar:
-        accumulator.add(item)
+    accumulator.add_all(items, progress=progress, unit=evaluation.what)
     return accumulator.compute()
 
 

@@ -16,26 +16,40 @@ Example, a task with single-image samples::
         )
     )
 
-An *item* is the tuple ``Accumulator.update`` takes: ``(sample, *prediction)``.
+An *item* is the tuple ``Accumulator.update`` takes: ``(sample, *prediction)``. An
+accumulator keeps its image (pair) scores in a :class:`DetectionScores` and builds its result
+with :meth:`Accumulator.result`, its summary a
+:class:`~tamperscope.evaluate.results.FieldSummary`.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from tamperscope.data.base import ForgeryDataset
 from tamperscope.errors import TamperscopeError
 from tamperscope.evaluate.formats import PredictionError, PredictionFolder
-from tamperscope.evaluate.results import EvaluationResult, EvaluationSettings, SampleError
+from tamperscope.evaluate.results import (
+    Curves,
+    DatasetInfo,
+    EvaluationResult,
+    EvaluationSettings,
+    SampleError,
+    TaskSummary,
+)
+from tamperscope.metrics.image import image_level_metrics, image_roc
 from tamperscope.registry import Task
 
 __all__ = [
     "Accumulator",
+    "DetectionScores",
     "ModelLike",
     "TaskEvaluation",
     "TaskMismatchError",
@@ -122,9 +136,52 @@ class Accumulator(abc.ABC):
         else:
             self.update(*item)
 
+    def add_all(
+        self, items: Iterable[tuple | PredictionError], *, progress: bool = False, unit: str = "it"
+    ) -> None:
+        """:meth:`add` each item, with a progress bar over the dataset's size when asked.
+
+        Args:
+            items: the task's items or errors.
+            progress: show a progress bar.
+            unit: what the bar counts (``"img"``, ``"pair"``).
+        """
+        total = len(self.dataset) if self.dataset is not None else None
+        for item in tqdm(items, total=total, disable=not progress, desc="scoring", unit=unit):
+            self.add(item)
+
     @abc.abstractmethod
     def compute(self) -> EvaluationResult:
         """The metrics over every sample added so far."""
+
+    @property
+    def n_samples(self) -> int:
+        """Samples (pairs) in the dataset, or the items added when there is none."""
+        return len(self.dataset) if self.dataset is not None else len(self.rows)
+
+    def result(self, summary: TaskSummary, *, mask_kind: str, curves: Curves) -> EvaluationResult:
+        """The :class:`~tamperscope.evaluate.results.EvaluationResult` of the rows and errors
+        added so far, with the task's ``summary`` and ``curves``.
+
+        Args:
+            summary: the task's summary metrics.
+            mask_kind: the ground truth's kind (``"three_class"``, ``"binary"``, ``"pairs"``).
+            curves: ROC curves for figures.
+        """
+        dataset = self.dataset
+        return EvaluationResult(
+            task=self.task,
+            settings=self.settings,
+            dataset=DatasetInfo(
+                kind=None if dataset is None else getattr(dataset, "kind", type(dataset).__name__),
+                n_samples=self.n_samples,
+                mask_kind=mask_kind,
+            ),
+            summary=summary,
+            rows=tuple(self.rows),
+            errors=tuple(self.errors),
+            curves=curves,
+        )
 
     def _fail(self, row: dict[str, Any], reason: str) -> None:
         """Record ``row`` (appended when new) as failed with ``reason``."""
@@ -132,6 +189,60 @@ class Accumulator(abc.ABC):
         if not self.rows or self.rows[-1] is not row:
             self.rows.append(row)
         self.errors.append(SampleError(str(row["name"]), reason))
+
+
+class DetectionScores:
+    """Image (pair) scores against their labels, for the detection metrics.
+
+    Only labels 0 and 1 are kept; a sample with another label (unknown) is left out of
+    detection.
+
+    Attributes:
+        labels: the kept labels, in order (1 tampered / correlated, 0 not).
+        scores: their scores in [0, 1].
+    """
+
+    def __init__(self) -> None:
+        self.labels: list[int] = []
+        self.scores: list[float] = []
+
+    def add(self, label: int, score: float) -> bool:
+        """Keep ``(label, score)`` when ``label`` is 0 or 1; returns whether it was kept."""
+        if label not in (0, 1):
+            return False
+        self.labels.append(label)
+        self.scores.append(score)
+        return True
+
+    @property
+    def n_positive(self) -> int:
+        """Kept samples labelled 1."""
+        return int(sum(self.labels))
+
+    @property
+    def n_negative(self) -> int:
+        """Kept samples labelled 0."""
+        return len(self.labels) - self.n_positive
+
+    def compute(self, threshold: float) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The detection metrics and the ROC curve of the kept scores.
+
+        Args:
+            threshold: decision threshold in [0, 1] (``score >= threshold`` is positive).
+
+        Returns:
+            ``(metrics, roc)``: :func:`~tamperscope.metrics.image.image_level_metrics` and
+            :func:`~tamperscope.metrics.image.image_roc` with its ``auc`` and ``eer``;
+            ``metrics`` is ``None`` without a kept sample, ``roc`` also with one class only.
+        """
+        if not self.labels:
+            return None, None
+        labels, scores = np.array(self.labels), np.array(self.scores)
+        metrics = image_level_metrics(labels, scores, threshold)
+        roc = image_roc(labels, scores)
+        if roc is not None:
+            roc.update(auc=metrics["auc"], eer=metrics["eer"])
+        return metrics, roc
 
 
 #: ``(detector, sample, **options) -> item``: run a model on one loaded sample.

@@ -31,7 +31,7 @@ number of pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -340,6 +340,15 @@ class ScoreHistogram:
             return None
         fpr, tpr, _ = self.roc()
         return float(np.trapezoid(tpr, fpr))
+
+    def roc_curve(self) -> dict[str, Any] | None:
+        """:meth:`roc` and :meth:`auc` as ``{"fpr", "tpr", "thresholds", "auc"}``, or ``None``
+        when one class has no pixel."""
+        auc = self.auc()
+        if auc is None:
+            return None
+        fpr, tpr, thr = self.roc()
+        return {"fpr": fpr, "tpr": tpr, "thresholds": thr, "auc": auc}
 
     def f1_curve(self) -> np.ndarray:
         """(bins,) float64 F1 at every threshold of :attr:`thresholds` (0 where undefined)."""

@@ -25,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tamperscope.errors import TamperscopeError
-from tamperscope.io import write_image, write_json
+from tamperscope.io import json_default, write_image, write_json
 
 CONFIG_NAME = "config.json"
 MANIFEST_NAME = "manifest.jsonl"
@@ -57,18 +57,8 @@ class GenerationSummary:
     bad_images: list[str] = field(default_factory=list)
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
-
-
 def _normalise(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, default=_json_default))
+    return json.loads(json.dumps(obj, default=json_default))
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
@@ -202,7 +192,7 @@ def run_generation(
             files, record = render(index)
             for rel, array in files.items():
                 write_image(out / rel, array)
-            manifest.write(json.dumps(record, default=_json_default) + "\n")
+            manifest.write(json.dumps(record, default=json_default) + "\n")
             manifest.flush()
             os.fsync(manifest.fileno())
             summary.written += 1

@@ -247,17 +247,26 @@ class DmacRecipe(Recipe):
     def _forward(self, batch: dict[str, Any]) -> PairOutput:
         return self.model(batch["probe"], batch["donor"])
 
+    @staticmethod
+    def _loss_inputs(
+        batch: dict[str, Any],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The batch tensors the DMAC losses take after the output, in their order."""
+        return (
+            batch["probe"],
+            batch["donor"],
+            batch["probe_mask"],
+            batch["donor_mask"],
+            batch["label"],
+        )
+
     def _dmac_loss(
         self, out: PairOutput, batch: dict[str, Any], adversarial: bool
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg_p = self.config.pairs
         return dmac_generator_loss(
             out,
-            batch["probe"],
-            batch["donor"],
-            batch["probe_mask"],
-            batch["donor_mask"],
-            batch["label"],
+            *self._loss_inputs(batch),
             self.detector if adversarial else None,
             self.mask_discriminator if adversarial else None,
             lambda_det=cfg_p.lambda_det,
@@ -314,11 +323,7 @@ class DmacRecipe(Recipe):
                 self.adversaries.train()
             losses = dmac_adversary_losses(
                 out,
-                batch["probe"],
-                batch["donor"],
-                batch["probe_mask"],
-                batch["donor_mask"],
-                batch["label"],
+                *self._loss_inputs(batch),
                 self.detector,
                 self.mask_discriminator,
                 mode=self.config.pairs.dis_loss,  # type: ignore[arg-type]

@@ -91,8 +91,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "KeypointCMFD",
-    "KeypointConfig",
-    "KeypointInputError",
     "KeypointResult",
     "SourceTargetRule",
     "detect_copy_move",
