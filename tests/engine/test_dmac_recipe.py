@@ -57,7 +57,7 @@ def _recipe(trainer: Trainer) -> DmacRecipe:
 
 def test_pair_configs_select_the_dmac_recipe(tmp_path: Path, pair_set: Path) -> None:
     cfg = tiny_pair_config(pair_set)
-    assert cfg.recipe == "dmac"  # the helper's "task: pairs", read as recipe: dmac
+    assert cfg.recipe == "dmac"
     saved = Trainer(cfg, tmp_path / "run")
     assert isinstance(saved.recipe, DmacRecipe) and saved.recipe.schedulers == {}
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["recipe"] == "dmac"
