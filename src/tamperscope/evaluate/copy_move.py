@@ -254,7 +254,7 @@ class CopyMoveAccumulator(Accumulator):
     def _mask_kind(self) -> str:
         return getattr(self.dataset, "mask_kind", "binary")
 
-    def update(  # type: ignore[override]
+    def update(
         self, sample: Mapping[str, Any], prob: np.ndarray, score: float | None = None
     ) -> None:
         """Score one image.

@@ -179,7 +179,7 @@ class PairAccumulator(Accumulator):
         if settings.border:
             raise SettingError("border", "applies to single images, not to pairs")
 
-    def update(  # type: ignore[override]
+    def update(
         self,
         sample: Mapping[str, Any],
         prob_probe: np.ndarray,

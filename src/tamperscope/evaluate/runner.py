@@ -79,10 +79,6 @@ def predict_each(
             yield exc
 
 
-def _is_folder(source: Any) -> bool:
-    return isinstance(source, PredictionFolder | str | Path)
-
-
 def model_predictions(
     dataset: Any, detector: ModelLike, **options: Any
 ) -> Iterator[tuple | PredictionError]:
@@ -172,8 +168,8 @@ def resolve_task(
         ValueError: ``task`` differs from the model's task.
         TaskMismatchError: the task does not fit the dataset.
     """
-    if not _is_folder(predictions):
-        model_task = Task(predictions.task)  # type: ignore[union-attr]
+    if not isinstance(predictions, PredictionFolder | str | Path):
+        model_task = Task(predictions.task)
         if task is not None and Task(task) != model_task:
             raise ValueError(f"task {Task(task).value!r} given for a {model_task.value!r} model")
         task = model_task
@@ -217,16 +213,16 @@ def evaluate(
     """
     evaluation = resolve_task(dataset, predictions, task)
     evaluation.accumulator.check_settings(settings or EvaluationSettings())
-    if _is_folder(predictions):
+    if isinstance(predictions, PredictionFolder | str | Path):
         folder = (
             predictions
             if isinstance(predictions, PredictionFolder)
-            else PredictionFolder(predictions)  # type: ignore[arg-type]
+            else PredictionFolder(predictions)
         )
         items = folder_predictions(dataset, folder, task=evaluation.task)
         source: FolderSource | ModelSource = FolderSource(folder.folder)
     else:
-        detector: ModelLike = predictions  # type: ignore[assignment]
+        detector = predictions
         items = model_predictions(dataset, detector, **options)
         source = ModelSource(
             detector.name, detector.weights_sha256, evaluation.model_settings(detector, options)

@@ -118,12 +118,11 @@ class Accumulator(abc.ABC):
         cannot use; the default accepts everything."""
         return None
 
-    @abc.abstractmethod
-    def update(self, sample: Mapping[str, Any], *prediction: Any) -> None:
-        """Score one sample against its prediction (layout defined by the task).
-
-        A prediction that cannot be used is recorded as an error, not raised.
-        """
+    #: ``update(sample, *prediction)``: score one sample against its prediction, laid out as
+    #: the task's prediction function yields it (copy-move: ``prob, score``; pairs:
+    #: ``prob_probe, prob_donor, score``). A prediction that cannot be used is recorded as an
+    #: error, not raised. Each task's accumulator defines it with its own named arguments.
+    update: Callable[..., None]
 
     def add_error(self, error: PredictionError) -> None:
         """Record a sample whose prediction is missing or unusable."""
