@@ -33,7 +33,8 @@ Deviations from the paper:
   through PCA and scikit-learn's two-Gaussian mixture, and the minority component is the splice.
 * Cells and windows are square grids (no per-pixel sliding window), so the map is coarse at
   the scale of one cell; small images get smaller cells (at least 8 cells along the short side,
-  cells of at least 4 pixels) rather than being refused.
+  cells of at least 4 pixels) and windows of at most as many cells as the grid has, rather than
+  being refused.
 * The image score (cluster separation, squashed by a fixed logistic) is not part of the paper,
   which gives a map only; its centre and scale were set on synthetic noise splices and are not
   calibrated on a benchmark.
@@ -243,7 +244,8 @@ def detect_noise_inconsistency(
 
     Returns:
         A :class:`NoiseResidualResult` with the (H, W) map; an all-zero map and score 0 when
-        the image holds fewer than 8 windows or its features do not vary (flat image).
+        the image holds fewer than 8 windows, its features do not vary (flat image) or the
+        mixture cannot be fitted.
 
     Raises:
         NoiseInputError: ``image`` is not an (H, W, 3) uint8 array.
@@ -280,7 +282,10 @@ def detect_noise_inconsistency(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        posterior = gmm.fit(reduced).predict_proba(reduced)
+        try:
+            posterior = gmm.fit(reduced).predict_proba(reduced)
+        except ValueError:  # a collapsed covariance: no two noise classes to tell apart
+            return _empty(height, width, cell)
     minority = int(np.argmin(gmm.weights_))
     post = posterior[:, minority].reshape(wh, ww)
     # Each cell averages the windows that cover it.
