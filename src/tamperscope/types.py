@@ -70,12 +70,13 @@ class PairSample(TypedDict):
 
 @dataclass(frozen=True)
 class Prediction:
-    """A copy-move detector's output for one image, at the image's own size.
+    """A single-image detector's output for one image, at the image's own size.
 
     Attributes:
         probabilities: (C, H, W) float32 in [0, 1]. C = 3: per-pixel probabilities of
-            (pristine, source, target), summing to 1. C = 1: probability of forged (models that
-            cannot tell source from target).
+            (pristine, source, target), summing to 1. C = 1: probability of forged (copy-move
+            models that cannot tell source from target, and binary localization models, whose
+            channel is the probability that a pixel is manipulated).
         score: image-level probability of a forgery, in [0, 1].
     """
 

@@ -281,6 +281,8 @@ def mean_task(monkeypatch):
     registry.register_model("test-mean", task="localization", trainable=False)(
         lambda **kw: SigmoidMap()
     )
+    built_in = evaluation_for(Task.LOCALIZATION)  # replaced for the test, then restored
+    unregister_evaluation(Task.LOCALIZATION)
     register_evaluation(
         TaskEvaluation(
             Task.LOCALIZATION,
@@ -291,6 +293,7 @@ def mean_task(monkeypatch):
     )
     yield "test-mean"
     unregister_evaluation(Task.LOCALIZATION)
+    register_evaluation(built_in)
     registry.unregister_model("test-mean")
 
 

@@ -121,6 +121,7 @@ def test_every_built_in_model_is_tested() -> None:
         "dmac-effnet-lite0",
         "keypoint-cmfd",
         "keypoint-doagan",
+        "noise-residual",
     } <= set(BUILTIN)
 
 

@@ -6,6 +6,8 @@
   (:class:`TaskEvaluation`, :func:`register_evaluation`).
 * :mod:`~tamperscope.evaluate.copy_move`: :class:`CopyMoveAccumulator` (3-class and 1-class
   maps, image scores, discernibility).
+* :mod:`~tamperscope.evaluate.localization`: :class:`LocalizationAccumulator` (binary
+  manipulation maps of localization models, scored like 1-class copy-move maps).
 * :mod:`~tamperscope.evaluate.pairs`: :class:`PairAccumulator` (probe/donor pairs, DMAC's
   protocol).
 * :mod:`~tamperscope.evaluate.results`: typed results (:class:`EvaluationResult`) and
@@ -14,7 +16,7 @@
 * :mod:`~tamperscope.evaluate.protocol`: per-sample columns and protocol notes.
 
 The metric maths lives in :mod:`tamperscope.metrics`. Importing this package registers the
-built-in tasks' evaluations (copy-move and pairs).
+built-in tasks' evaluations (copy-move, localization and pairs).
 """
 
 from tamperscope.evaluate.copy_move import (
@@ -29,6 +31,11 @@ from tamperscope.evaluate.formats import (
     load_prediction_file,
     normalize_prediction,
     resize_prediction,
+)
+from tamperscope.evaluate.localization import (
+    LocalizationAccumulator,
+    LocalizationSummary,
+    predict_localization_sample,
 )
 from tamperscope.evaluate.pairs import PairAccumulator, PairSummary, evaluate_pair_predictions
 from tamperscope.evaluate.protocol import (
@@ -86,6 +93,8 @@ __all__ = [
     "EvaluationSettings",
     "FieldSummary",
     "FolderSource",
+    "LocalizationAccumulator",
+    "LocalizationSummary",
     "ModelSource",
     "PairAccumulator",
     "PairSummary",
@@ -108,6 +117,7 @@ __all__ = [
     "model_predictions",
     "normalize_prediction",
     "predict_each",
+    "predict_localization_sample",
     "register_evaluation",
     "registered_tasks",
     "resize_prediction",

@@ -215,6 +215,8 @@ class CopyMoveAccumulator(Accumulator):
     """
 
     task = Task.COPY_MOVE
+    #: The summary class :meth:`compute` builds (subclasses for other tasks give their own).
+    summary_type: ClassVar[type[CopyMoveSummary]] = CopyMoveSummary
 
     def __init__(
         self, settings: EvaluationSettings | None = None, *, dataset: Any | None = None
@@ -445,7 +447,7 @@ class CopyMoveAccumulator(Accumulator):
 
         image, image_roc = self.detection.compute(self.settings.threshold)
         pixel_f1 = union_summary["per_image"]["f1"]
-        summary = CopyMoveSummary(
+        summary = self.summary_type(
             counts={
                 "n_samples": self.n_samples,
                 "n_scored": len(self.rows) - len(self.errors),
