@@ -330,3 +330,89 @@ def test_cli_runs_end_to_end_and_reports_errors(tmp_path):
     assert bad.exit_code == 1
     assert "final JPEG quality must lie in 1-100" in bad.output
     assert "splice" in runner.invoke(app, ["synth", "--help"]).output
+
+
+# --- mask-folder region sources ------------------------------------------------------------
+
+
+def _mask_root(root: Path, mode: str) -> Path:
+    """``root/images/photoK.png`` and ``root/{masks,alpha}/photoK.png`` in the given mode."""
+    _photos(root / "images", count=3)
+    folder = root / ("alpha" if mode == "mattes" else "masks")
+    folder.mkdir(parents=True)
+    yy, xx = np.mgrid[0:72, 0:96]
+    for k in range(3):
+        if mode == "instances":
+            mask = np.zeros((72, 96), np.uint8)
+            mask[8:26, 10:36] = 1
+            mask[40:66, 50:90] = 2 + k
+        else:
+            dist = np.hypot(yy - 36, xx - 30 - 10 * k)
+            alpha = np.clip((13 - dist) * 40, 0, 255)
+            mask = alpha.astype(np.uint8) if mode == "mattes" else (alpha >= 128) * np.uint8(255)
+        write_image(folder / f"photo{k}.png", mask)
+    return root
+
+
+@pytest.mark.parametrize("mode", ["instances", "masks", "mattes"])
+def test_mask_folder_regions(tmp_path, mode):
+    root = _mask_root(tmp_path / "set", mode)
+    out = tmp_path / "sp"
+    generate_splice(
+        out, n=4, seed=0, images=str(root), regions=mode, final_format="png", transform="shift"
+    )
+    folder = root / ("alpha" if mode == "mattes" else "masks")
+    for r in _lines(out):
+        donor = Path(r["donor_image"])
+        assert donor.parent == (root / "images").resolve()
+        labels = read_mask(folder / f"{donor.stem}.png")
+        regions = (
+            [labels == v for v in np.unique(labels) if v]
+            if mode == "instances"
+            else [labels >= 128]
+        )
+        mask = read_mask(out / r["mask"]) > 0
+        x0, y0, x1, y1 = r["params"]["donor_bbox"]
+        boxes = []
+        for region in regions:
+            ys, xs = np.nonzero(region)
+            boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+        # a pure shift keeps the region's pixels: the visible paste is at most its size
+        assert [x0, y0, x1, y1] in boxes and mask.sum() <= max(g.sum() for g in regions)
+
+
+def test_mask_folder_errors(tmp_path):
+    root = _mask_root(tmp_path / "set", "masks")
+    with pytest.raises(DatasetError, match="mask folder does not exist"):
+        generate_splice(tmp_path / "a", n=1, images=str(root), regions="mattes")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DatasetError, match="no mask named <photo name>.png"):
+        generate_splice(
+            tmp_path / "b", n=1, images=str(root), regions="masks", masks_dir=str(empty)
+        )
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    ("folder", "regions"),
+    [("coco128-seg", "instances"), ("human-seg", "masks"), ("p3m-mattes", "mattes")],
+)
+def test_realdata_mask_folders(tmp_path, shared_data, folder, regions):
+    root = shared_data / "natural" / folder
+    out = tmp_path / folder
+    generate_splice(
+        out,
+        n=3,
+        seed=0,
+        images=str(root),
+        regions=regions,
+        groups="Difficult,Normal",
+        max_side=256,
+        max_image_tries=10,
+    )
+    for r in _lines(out):
+        assert Path(r["donor_image"]).parent == (root / "images").resolve()
+        mask = read_mask(out / r["mask"]) > 0
+        assert AREA_GROUPS[r["group"]].contains(mask.mean())
+        assert read_image(out / r["image"]).shape[:2] == mask.shape

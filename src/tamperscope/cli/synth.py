@@ -234,7 +234,14 @@ def splice(
     regions: str = typer.Option(
         "random",
         "--regions",
-        help="Region source of the donors: random, bsds500, camvid, labels or coco.",
+        help="Region source of the donors: random, bsds500, camvid, labels, coco, "
+        "instances (instance maps), masks (binary masks) or mattes (soft alpha mattes).",
+    ),
+    masks_dir: Path | None = typer.Option(
+        None,
+        "--masks-dir",
+        help="Mask folder of regions instances/masks/mattes (default: masks/ or alpha/ "
+        "beside the photos).",
     ),
     labels_suffix: str | None = typer.Option(None, "--labels-suffix", help="Label-map suffix."),
     instance_classes: str | None = typer.Option(
@@ -296,6 +303,7 @@ def splice(
         resume=resume,
         images=images,
         donors=donors,
+        masks_dir=str(masks_dir) if masks_dir else None,
         regions=regions,
         labels_suffix=labels_suffix,
         instance_classes=classes,

@@ -30,11 +30,10 @@ from tamperscope.synth.generate import (
     first_fitting_group,
     group_failure,
     no_photo_error,
-    open_source,
 )
 from tamperscope.synth.geometry import bounding_box
 from tamperscope.synth.options import SpliceImageOptions, make_options, run_config
-from tamperscope.synth.regions import SourcePhoto, open_region_source
+from tamperscope.synth.regions import RegionSource, SourcePhoto, open_region_source
 from tamperscope.synth.sampling import AreaGroup, is_negative, sample_group
 from tamperscope.synth.splicing import (
     JpegHistory,
@@ -66,6 +65,18 @@ def _draws(opts: SpliceImageOptions, rng: np.random.Generator) -> _Draws:
     quality = int(rng.integers(opts.final_quality[0], opts.final_quality[1] + 1))
     colour = bool(rng.random() < opts.colour_match)
     return _Draws(host, donor, quality, colour)
+
+
+def _donor_source(opts: SpliceImageOptions) -> RegionSource:
+    return open_region_source(
+        opts.donors or opts.images,
+        opts.regions,
+        labels_suffix=opts.labels_suffix,
+        instance_classes=opts.instance_classes,
+        coco_annotations=opts.coco_annotations,
+        max_side=opts.max_side,
+        masks_dir=opts.masks_dir,
+    )
 
 
 def generate_splice(
@@ -112,14 +123,13 @@ def generate_splice(
     opts: SpliceImageOptions = make_options(SpliceImageOptions, options, overrides)
     summary = GenerationSummary(Path(out), n)
     if opts.donors is None:
-        hosts = donors = PhotoContext(open_source(opts), seed, opts.max_image_tries, summary)
+        hosts = donors = PhotoContext(_donor_source(opts), seed, opts.max_image_tries, summary)
         if len(hosts.order) < 2:
             raise GenerationError("splicing a pool into itself needs at least two photos")
     else:
         host_source = open_region_source(opts.images, "random", max_side=opts.max_side)
         hosts = PhotoContext(host_source, seed, opts.max_image_tries, summary)
-        donor_opts = dataclasses.replace(opts, images=opts.donors)
-        donors = PhotoContext(open_source(donor_opts), seed, opts.max_image_tries, summary)
+        donors = PhotoContext(_donor_source(opts), seed, opts.max_image_tries, summary)
     shared_pool = donors is hosts
 
     def pick_donor(
@@ -196,6 +206,10 @@ def generate_splice(
             image, mask, original = result.image, result.mask, result.host
             label, group_name, fraction = 1, group.name, result.area_fraction
             params.update(result.params())
+            # in pixels of the donor photo at its working size, before the prior crop
+            dy, dx = d.donor_jpeg.offset
+            x0, y0, x1, y1 = params["donor_bbox"]
+            params["donor_bbox"] = [x0 + dx, y0 + dy, x1 + dx, y1 + dy]
             params["region_source"] = opts.regions
             params["donor_jpeg"] = d.donor_jpeg.to_dict()
             params["blend"] = blend_record(opts)

@@ -96,6 +96,8 @@ class SpliceImageOptions(CommonOptions):
     Attributes:
         donors: photo folder the pasted regions come from (with ``regions``); None: the
             host photos (a donor is then always another photo than its host).
+        masks_dir: mask folder of the ``instances``, ``masks`` and ``mattes`` region sources
+            (default: ``masks/`` or ``alpha/`` beside the donor photos).
         negatives: share of authentic samples (label 0, empty mask), in [0, 1].
         colour_match: chance that a region's colours are matched to the host (Lab mean/std
             transfer), in [0, 1].
@@ -109,6 +111,7 @@ class SpliceImageOptions(CommonOptions):
     """
 
     donors: str | None = None
+    masks_dir: str | None = None
     negatives: float = 0.0
     colour_match: float = 0.5
     prior_quality: tuple[int, int] = (60, 95)
@@ -271,6 +274,8 @@ def _resolve_splice_image(options: SpliceImageOptions) -> dict[str, Any]:
     }
     if options.donors is not None:
         changes["donors"] = _resolve_images(options.donors)
+    if options.masks_dir is not None:
+        changes["masks_dir"] = str(Path(options.masks_dir).expanduser().resolve())
     final = str(options.final_format).lower()
     final = "jpeg" if final == "jpg" else final
     if final not in FINAL_FORMATS:
