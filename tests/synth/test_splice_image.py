@@ -20,6 +20,7 @@ from tamperscope.synth.splicing import (
     decode_jpeg,
     encode_jpeg,
     lab_colour_transfer,
+    matte_paste,
     prior_compression,
     sample_jpeg_history,
 )
@@ -379,6 +380,29 @@ def test_mask_folder_regions(tmp_path, mode):
             boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
         # a pure shift keeps the region's pixels: the visible paste is at most its size
         assert [x0, y0, x1, y1] in boxes and mask.sum() <= max(g.sum() for g in regions)
+        image, original = read_image(out / r["image"]), read_image(out / r["original"])
+        np.testing.assert_array_equal((image != original).any(axis=2), mask)
+        assert r["params"]["blend"]["mode"] == ("matte" if mode == "mattes" else "hard")
+
+
+def test_mattes_can_use_the_blend_instead(tmp_path):
+    root = _mask_root(tmp_path / "set", "mattes")
+    out = tmp_path / "sp"
+    generate_splice(
+        out, n=2, seed=0, images=str(root), regions="mattes", use_mattes=False, blend="feather"
+    )
+    assert all(r["params"]["blend"]["mode"] == "feather" for r in _lines(out))
+
+
+def test_matte_paste_composites_with_the_alpha():
+    host = np.full((6, 8, 3), 100, np.uint8)
+    patch = np.full((2, 3, 3), 200, np.uint8)
+    alpha = np.array([[0.0, 0.5, 1.0], [1.0, 0.25, 0.0]], np.float32)
+    out = matte_paste(host, patch, alpha, (4, 2))
+    np.testing.assert_array_equal(out[2:4, 4:7, 0], [[100, 150, 200], [200, 125, 100]])
+    outside = np.ones((6, 8), bool)
+    outside[2:4, 4:7] = False
+    np.testing.assert_array_equal(out[outside], host[outside])
 
 
 def test_mask_folder_errors(tmp_path):

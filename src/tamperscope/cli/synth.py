@@ -258,6 +258,11 @@ def splice(
     ),
     blend: str = typer.Option("hard", "--blend", help="hard, feather or poisson."),
     feather_px: int = typer.Option(8, "--feather-px", help="Feather ramp width, pixels."),
+    use_mattes: bool = typer.Option(
+        True,
+        "--use-mattes/--no-use-mattes",
+        help="Regions mattes: composite with the soft matte instead of --blend.",
+    ),
     colour_match: float = typer.Option(
         0.5, "--colour-match", help="Chance of matching the region's Lab mean/std to the host."
     ),
@@ -304,6 +309,7 @@ def splice(
         images=images,
         donors=donors,
         masks_dir=str(masks_dir) if masks_dir else None,
+        use_mattes=use_mattes,
         regions=regions,
         labels_suffix=labels_suffix,
         instance_classes=classes,

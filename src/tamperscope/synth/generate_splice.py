@@ -149,7 +149,10 @@ def generate_splice(
             region = donors.source.sample_region(donor, rng, group.range)
             if region is None:
                 return None
+            alpha = donor.alpha_of(region) if opts.use_mattes else None
             region = crop_offset(region, d.donor_jpeg.offset)
+            if alpha is not None:
+                alpha = crop_offset(alpha, d.donor_jpeg.offset)
             if not region.any():
                 continue
             try:
@@ -164,6 +167,7 @@ def generate_splice(
                     feather_px=opts.feather_px,
                     colour_match=d.colour_match,
                     max_tries=opts.max_tries,
+                    alpha=alpha,
                 )
             except PlacementError:
                 continue
@@ -212,7 +216,11 @@ def generate_splice(
             params["donor_bbox"] = [x0 + dx, y0 + dy, x1 + dx, y1 + dy]
             params["region_source"] = opts.regions
             params["donor_jpeg"] = d.donor_jpeg.to_dict()
-            params["blend"] = blend_record(opts)
+            params["blend"] = (
+                blend_record(opts)
+                if result.blend != "matte"
+                else {"mode": "matte", "exact_paste": False}
+            )
             if group is not drawn:
                 params["group_drawn"] = drawn.name
         image, (mask,) = apply_attacks(image, attacks, rng, masks=[mask])

@@ -98,6 +98,8 @@ class SpliceImageOptions(CommonOptions):
             host photos (a donor is then always another photo than its host).
         masks_dir: mask folder of the ``instances``, ``masks`` and ``mattes`` region sources
             (default: ``masks/`` or ``alpha/`` beside the donor photos).
+        use_mattes: with ``regions="mattes"``, composite each region with its soft matte
+            (blend ``matte`` in the manifest) instead of ``blend``.
         negatives: share of authentic samples (label 0, empty mask), in [0, 1].
         colour_match: chance that a region's colours are matched to the host (Lab mean/std
             transfer), in [0, 1].
@@ -112,6 +114,7 @@ class SpliceImageOptions(CommonOptions):
 
     donors: str | None = None
     masks_dir: str | None = None
+    use_mattes: bool = True
     negatives: float = 0.0
     colour_match: float = 0.5
     prior_quality: tuple[int, int] = (60, 95)
@@ -271,6 +274,7 @@ def _resolve_splice_image(options: SpliceImageOptions) -> dict[str, Any]:
         "prior_quality": parse_quality_range(options.prior_quality, "prior JPEG quality"),
         "final_quality": parse_quality_range(options.final_quality, "final JPEG quality"),
         "grid_offsets": bool(options.grid_offsets),
+        "use_mattes": bool(options.use_mattes),
     }
     if options.donors is not None:
         changes["donors"] = _resolve_images(options.donors)

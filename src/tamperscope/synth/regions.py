@@ -88,11 +88,22 @@ class SourcePhoto:
         image: (H, W, 3) uint8 RGB, already resized to the working size.
         regions: candidate region masks, each (H, W) uint8 in {0, 1}; None when regions are
             random shapes.
+        alphas: soft mattes of the regions, each (H, W) uint8 in [0, 255], in the order of
+            ``regions``; None when the source has no mattes.
     """
 
     key: str
     image: np.ndarray
     regions: list[np.ndarray] | None = None
+    alphas: list[np.ndarray] | None = None
+
+    def alpha_of(self, region: np.ndarray) -> np.ndarray | None:
+        """The matte of ``region`` (one of :attr:`regions`), or None."""
+        if self.alphas is None or self.regions is None:
+            return None
+        return next(
+            (a for r, a in zip(self.regions, self.alphas, strict=True) if r is region), None
+        )
 
 
 def working_shape(
@@ -443,7 +454,8 @@ class MaskFolderSource(RegionSource):
         masks: mask folder.
         mode: ``"instances"`` (8-bit instance map: each non-zero id is a region),
             ``"masks"`` (binary mask: pixels >= 128 form one region) or ``"mattes"`` (soft
-            alpha matte: its support where alpha >= 128 is one region).
+            alpha matte: its support where alpha >= 128 is one region; the matte itself is
+            kept in :attr:`SourcePhoto.alphas`).
         max_side, size: as :class:`RegionSource`.
 
     Raises:
@@ -498,7 +510,23 @@ class MaskFolderSource(RegionSource):
             )
         if self.mode == "instances":
             return image, [(mask == v).astype(np.uint8) for v in np.unique(mask) if v != 0]
+        if self.mode == "mattes":
+            return image, [mask]
         return image, [(mask >= 128).astype(np.uint8)]
+
+    def load(self, index: int) -> SourcePhoto:
+        """As :meth:`RegionSource.load`; mattes keep their soft alpha in ``alphas``."""
+        if self.mode != "mattes":
+            return super().load(index)
+        image, (alpha,) = self._read(index)  # type: ignore[misc]
+        shape = working_shape(image.shape[:2], self.max_side, self.size)
+        image = _resize_rgb(image, shape)
+        if alpha.shape != shape:
+            alpha = cv2.resize(alpha, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        support = (alpha >= 128).astype(np.uint8)
+        if not support.any():
+            return SourcePhoto(self.key(index), image, [], [])
+        return SourcePhoto(self.key(index), image, [support], [alpha])
 
 
 def _mask_folder_source(

@@ -11,7 +11,8 @@ A splice is rendered in this order, as a real edit would be:
 3. its colours are optionally matched to the host around the placement (mean/std transfer
    in CIE Lab, E. Reinhard, M. Ashikhmin, B. Gooch, P. Shirley, "Color Transfer between
    Images", IEEE CG&A 2001);
-4. it is pasted with a hard, feathered or Poisson blend (:mod:`~tamperscope.synth.blending`);
+4. it is pasted with a hard, feathered or Poisson blend (:mod:`~tamperscope.synth.blending`),
+   or alpha-composited with its soft matte when the region source gives one;
 5. the result is saved as PNG or as JPEG (:func:`encode_jpeg`).
 
 The mask of a splice is the set of pixels the paste changed, as visible after blending and
@@ -20,6 +21,7 @@ before the final compression.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,6 +195,42 @@ def _surroundings(shape: tuple[int, int], mask: np.ndarray) -> np.ndarray:
     return around if around.any() else (mask > 0).astype(np.uint8)
 
 
+def matte_paste(
+    host: np.ndarray, patch: np.ndarray, patch_alpha: np.ndarray, xy: tuple[int, int]
+) -> np.ndarray:
+    """Alpha-composite a warped region into an image with its soft matte.
+
+    Args:
+        host: (H, W, 3) uint8 RGB (not modified).
+        patch: (h, w, 3) uint8 RGB warped pixels.
+        patch_alpha: (h, w) float32 in [0, 1], the warped matte (0 outside the region).
+        xy: top-left (x, y) of the patch in ``host``, pixels; the patch must fit.
+
+    Returns:
+        (H, W, 3) uint8 RGB, ``alpha * patch + (1 - alpha) * host`` rounded; equal to
+        ``host`` where alpha is 0.
+    """
+    x, y = xy
+    h, w = patch_alpha.shape
+    out = host.copy()
+    a = patch_alpha[..., None]
+    window = host[y : y + h, x : x + w].astype(np.float32)
+    mixed = a * patch.astype(np.float32) + (1.0 - a) * window
+    out[y : y + h, x : x + w] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    out[y : y + h, x : x + w][patch_alpha <= 0] = host[y : y + h, x : x + w][patch_alpha <= 0]
+    return out
+
+
+def _warp_alpha(
+    alpha: np.ndarray, source: np.ndarray, params: TransformParams, mask: np.ndarray
+) -> np.ndarray:
+    """The matte warped like the region (no luminance change), 0 outside the warped mask."""
+    still = dataclasses.replace(params, luminance=0.0)
+    warped = warp_region(np.repeat(alpha[..., None], 3, axis=2), source, still)
+    assert warped is not None and warped.mask.shape == mask.shape
+    return warped.patch[..., 0].astype(np.float32) / 255.0 * (mask > 0)
+
+
 @dataclass(frozen=True)
 class SpliceImageResult:
     """A rendered single-image splice.
@@ -208,7 +246,7 @@ class SpliceImageResult:
         area_fraction: ``mask``'s share of the image, in [0, 1].
         donor_area_fraction: ``donor_mask``'s share of the donor, in [0, 1].
         colour_matched: whether the region's colours were matched to the host.
-        blend: the blending mode.
+        blend: the blending mode, or ``"matte"`` for a soft-matte composite.
     """
 
     image: np.ndarray
@@ -245,6 +283,7 @@ def make_splice(
     feather_px: int = 8,
     colour_match: bool = False,
     max_tries: int = 20,
+    alpha: np.ndarray | None = None,
 ) -> SpliceImageResult:
     """Paste a transformed region of ``donor`` into ``host``.
 
@@ -262,6 +301,9 @@ def make_splice(
         feather_px: feather ramp width, pixels.
         colour_match: match the region's Lab mean/std to the host around the placement.
         max_tries: warped attempts before giving up.
+        alpha: (Hd, Wd) uint8 in [0, 255], a soft matte of the region; when given the region
+            is alpha-composited with it (:func:`matte_paste`, recorded as blend ``"matte"``)
+            instead of ``blend``.
 
     Returns:
         :class:`SpliceImageResult`; outside its mask the image equals ``host`` exactly.
@@ -278,6 +320,8 @@ def make_splice(
         raise ValueError(
             f"donor_region {donor_region.shape} does not match donor {donor.shape[:2]}"
         )
+    if alpha is not None and alpha.shape != donor.shape[:2]:
+        raise ValueError(f"alpha {alpha.shape} does not match donor {donor.shape[:2]}")
     check_blend(blend, feather_px)
     source = (donor_region > 0).astype(np.uint8)
     if not source.any():
@@ -307,15 +351,18 @@ def make_splice(
             h, w = warped.mask.shape
             placed[xy[1] : xy[1] + h, xy[0] : xy[0] + w] = warped.mask
             patch = lab_colour_transfer(patch, warped.mask, host, _surroundings(shape, placed))
-        pasted = paste(host, patch, warped.mask, xy, blend, feather_px)
-        visible = (pasted.image != host).any(axis=2).astype(np.uint8)
+        if alpha is None:
+            image = paste(host, patch, warped.mask, xy, blend, feather_px).image
+        else:
+            image = matte_paste(host, patch, _warp_alpha(alpha, source, params, warped.mask), xy)
+        visible = (image != host).any(axis=2).astype(np.uint8)
         fraction = area_fraction(visible)
         if not visible.any() or (
             area_range is not None and not area_range[0] <= fraction <= area_range[1]
         ):
             continue
         return SpliceImageResult(
-            image=pasted.image,
+            image=image,
             mask=visible,
             host=host,
             donor_mask=source,
@@ -324,7 +371,7 @@ def make_splice(
             area_fraction=fraction,
             donor_area_fraction=donor_fraction,
             colour_matched=colour_match,
-            blend=blend,
+            blend=blend if alpha is None else "matte",
         )
     raise PlacementError(
         f"no {transform} transformation of a donor region of {donor_fraction:.1%} gives a "
