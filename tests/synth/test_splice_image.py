@@ -160,6 +160,7 @@ def test_png_set_masks_originals_negatives_and_areas(tmp_path):
         assert r["params"]["final"] == {"format": "png", "quality": None}
         if r["label"] == 0:
             assert not mask.any() and r["group"] is None and r["bbox"] is None
+            assert r["donor_image"] is None and r["params"]["donor_jpeg"] is None
             np.testing.assert_array_equal(image, original)
             continue
         np.testing.assert_array_equal((image != original).any(axis=2), mask)
@@ -331,6 +332,20 @@ def test_cli_runs_end_to_end_and_reports_errors(tmp_path):
     assert bad.exit_code == 1
     assert "final JPEG quality must lie in 1-100" in bad.output
     assert "splice" in runner.invoke(app, ["synth", "--help"]).output
+
+
+def test_cli_mask_folder_regions_and_donor_pool(tmp_path):
+    root = _mask_root(tmp_path / "set", "instances")
+    moved = tmp_path / "instance-maps"
+    (root / "masks").rename(moved)
+    out = tmp_path / "cli"
+    args = ["synth", "splice", "--images", "skimage", "--donors", str(root), "--out", str(out)]
+    args += ["-n", "2", "--regions", "instances", "--masks-dir", str(moved), "--max-side", "96"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    records = _lines(out)
+    assert all(Path(r["donor_image"]).parent == (root / "images").resolve() for r in records)
+    assert all(r["params"]["region_source"] == "instances" for r in records)
 
 
 # --- mask-folder region sources ------------------------------------------------------------

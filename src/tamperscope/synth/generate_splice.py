@@ -179,7 +179,7 @@ def generate_splice(
         d = _draws(opts, rng)
         attacks = attacks_for(opts, rng)
         suffix = "jpg" if opts.final_format == "jpeg" else "png"
-        params: dict[str, Any] = {"host_jpeg": d.host_jpeg.to_dict()}
+        params: dict[str, Any] = {"host_jpeg": d.host_jpeg.to_dict(), "donor_jpeg": None}
         donor_key: str | None = None
         if is_negative(index, opts.negatives):
             found = next(hosts.photos(index), None)
