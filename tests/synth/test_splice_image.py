@@ -171,8 +171,41 @@ def test_png_set_masks_originals_negatives_and_areas(tmp_path):
         assert Path(r["donor_image"]).parent == photos.resolve()
         assert r["params"]["blend"]["mode"] == "feather"
         assert r["params"]["donor_jpeg"]["quality"] is not None
+        t = r["params"]["transform"]
+        if (t["angle"], t["scale"], t["deformation"]) != (0.0, 1.0, 1.0):
+            assert r["params"]["grid_phase"]["donor"] is None
         ys, xs = np.nonzero(mask)
         assert r["bbox"] == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+
+
+def test_rigid_paste_copies_the_compressed_donor_and_records_grid_phases(tmp_path):
+    photos = _photos(tmp_path / "photos")
+    out = tmp_path / "sp"
+    generate_splice(
+        out,
+        n=4,
+        seed=5,
+        images=str(photos),
+        transform="shift",
+        colour_match=0.0,
+        host_prior=1.0,
+        donor_prior=1.0,
+        final_format="png",
+    )
+    for r in _lines(out):
+        p = r["params"]
+        host_jpeg, donor_jpeg = _history(p["host_jpeg"]), _history(p["donor_jpeg"])
+        donor = prior_compression(read_image(r["donor_image"]), donor_jpeg)
+        image, mask = read_image(out / r["image"]), read_mask(out / r["mask"]) > 0
+        (dy, dx), (x, y) = donor_jpeg.offset, p["xy"]
+        bx, by = p["donor_bbox"][0], p["donor_bbox"][1]  # before the donor's crop
+        ys, xs = np.nonzero(mask)
+        np.testing.assert_array_equal(image[ys, xs], donor[ys - y + by - dy, xs - x + bx - dx])
+        # donor pixel row (before its crop) of final row v is v - y + by; its grid is at 0
+        row, col = p["grid_phase"]["donor"]
+        assert (row - y + by) % 8 == 0 and (col - x + bx) % 8 == 0
+        hy, hx = host_jpeg.offset
+        assert p["grid_phase"]["host"] == [(-hy) % 8, (-hx) % 8]
 
 
 def test_jpeg_final_format_and_negatives_share_the_final_compression(tmp_path):

@@ -36,6 +36,7 @@ from tamperscope.synth.options import SpliceImageOptions, make_options, run_conf
 from tamperscope.synth.regions import RegionSource, SourcePhoto, open_region_source
 from tamperscope.synth.sampling import AreaGroup, is_negative, sample_group
 from tamperscope.synth.splicing import (
+    JPEG_BLOCK,
     JpegHistory,
     SpliceImageResult,
     crop_offset,
@@ -65,6 +66,27 @@ def _draws(opts: SpliceImageOptions, rng: np.random.Generator) -> _Draws:
     quality = int(rng.integers(opts.final_quality[0], opts.final_quality[1] + 1))
     colour = bool(rng.random() < opts.colour_match)
     return _Draws(host, donor, quality, colour)
+
+
+def _host_grid_phase(history: JpegHistory) -> list[int] | None:
+    """Where the host's prior 8x8 grid starts in the final image, [row, column] mod 8."""
+    if history.quality is None:
+        return None
+    return [(-history.offset[0]) % JPEG_BLOCK, (-history.offset[1]) % JPEG_BLOCK]
+
+
+def _donor_grid_phase(
+    result: SpliceImageResult, history: JpegHistory, box_x: int, box_y: int
+) -> list[int] | None:
+    """Where the donor's prior 8x8 grid lies in the final image, [row, column] mod 8; None
+    when the donor was not compressed or the region was resampled (the grid is gone).
+
+    A rigid copy moves the donor's box corner ``(box_x, box_y)`` (donor pixels before the
+    prior crop, whose grid starts at 0) to ``result.xy``.
+    """
+    if history.quality is None or not result.transform.is_rigid_copy:
+        return None
+    return [(result.xy[1] - box_y) % JPEG_BLOCK, (result.xy[0] - box_x) % JPEG_BLOCK]
 
 
 def _donor_source(opts: SpliceImageOptions) -> RegionSource:
@@ -97,7 +119,10 @@ def generate_splice(
     compression), ``originals/NAME.png`` (the host after its prior compression, before the
     paste) and one manifest line per sample (``kind: "splice"``, ``mask_kind: "binary"``,
     ``label`` 1 forged / 0 authentic). Negatives are hosts without a paste that go through
-    the same prior and final compressions. Attacks, when asked for, are applied after the
+    the same prior and final compressions. ``params.grid_phase`` gives, for the host and
+    the donor, the [row, column] mod 8 of the final image at which their prior 8x8 JPEG grid
+    starts (null without a prior compression, and for a resampled donor region); the final
+    grid starts at [0, 0]. Attacks, when asked for, are applied after the
     paste and before the final save, to negatives too.
 
     Args:
@@ -179,7 +204,11 @@ def generate_splice(
         d = _draws(opts, rng)
         attacks = attacks_for(opts, rng)
         suffix = "jpg" if opts.final_format == "jpeg" else "png"
-        params: dict[str, Any] = {"host_jpeg": d.host_jpeg.to_dict(), "donor_jpeg": None}
+        params: dict[str, Any] = {
+            "host_jpeg": d.host_jpeg.to_dict(),
+            "donor_jpeg": None,
+            "grid_phase": {"host": _host_grid_phase(d.host_jpeg), "donor": None},
+        }
         donor_key: str | None = None
         if is_negative(index, opts.negatives):
             found = next(hosts.photos(index), None)
@@ -214,6 +243,9 @@ def generate_splice(
             dy, dx = d.donor_jpeg.offset
             x0, y0, x1, y1 = params["donor_bbox"]
             params["donor_bbox"] = [x0 + dx, y0 + dy, x1 + dx, y1 + dy]
+            params["grid_phase"]["donor"] = _donor_grid_phase(
+                result, d.donor_jpeg, x0 + dx, y0 + dy
+            )
             params["region_source"] = opts.regions
             params["donor_jpeg"] = d.donor_jpeg.to_dict()
             params["blend"] = (
