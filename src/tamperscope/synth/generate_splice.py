@@ -52,7 +52,7 @@ KIND = "splice"
 
 @dataclasses.dataclass(frozen=True)
 class _Draws:
-    """Per-sample draws made before any photo is read (the same for every sample)."""
+    """Draws made before any photo is read, alike for forged and authentic samples."""
 
     host_jpeg: JpegHistory
     donor_jpeg: JpegHistory
