@@ -227,7 +227,7 @@ def splice(
         ..., "--out", help="Output folder (resumed when it holds this config)."
     ),
     n: int = typer.Option(..., "-n", "--n", min=1, help="Number of samples."),
-    seed: int = typer.Option(0, "--seed", help="Base seed; sample i uses default_rng([seed, i])."),
+    seed: int = typer.Option(0, "--seed", help="Base seed; sample i uses default_rng((seed, i))."),
     donors: str | None = typer.Option(
         None, "--donors", help="Donor photo folder the regions come from (default: --images)."
     ),
