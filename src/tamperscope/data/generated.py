@@ -9,13 +9,16 @@ Layout (paths in the manifest are relative to ``OUT``)::
      "mask_kind": "three_class", "group", "area_fraction", "params", ...}   mask PNG 0/1/2
     {"kind": "inpainting", "index", "name", "image", "mask", "original", "label",
      "mask_kind": "binary", "bbox": [xmin, ymin, xmax, ymax] or null, ...}  mask PNG 0/255
+    {"kind": "splice", "index", "name", "image" (.png or .jpg), "mask", "original", "label",
+     "mask_kind": "binary", "bbox", "donor_image", "params", ...}          mask PNG 0/255
     {"kind": "splice-pair", "index", "name", "probe", "donor", "probe_mask", "donor_mask",
      "label", "pair_type": "foreground|background|negative", "group", "transform", ...}
 
-Design: single-image lines (copy-move, inpainting) are read by :class:`GeneratedDataset`, pair
-lines by :class:`GeneratedPairDataset`. ``open_dataset("generated", OUT)`` returns the first
-when the manifest has any single-image line and the second when it holds only pairs;
-``open_dataset("generated-pairs", OUT)`` always returns the pairs. Every sample's ``meta`` is its
+Design: single-image lines (copy-move, inpainting, splice) are read by
+:class:`GeneratedDataset`, pair lines by :class:`GeneratedPairDataset`.
+``open_dataset("generated", OUT)`` returns the first when the manifest has any single-image
+line and the second when it holds only pairs; ``open_dataset("generated-pairs", OUT)`` always
+returns the pairs. Every sample's ``meta`` is its
 manifest line.
 """
 
@@ -35,7 +38,7 @@ from tamperscope.data.masks import read_binary_mask, read_three_class_mask
 from tamperscope.errors import DatasetError
 from tamperscope.types import MaskKind, PairSample, Sample
 
-IMAGE_KINDS = ("copy-move", "inpainting")
+IMAGE_KINDS = ("copy-move", "inpainting", "splice")
 PAIR_KIND = "splice-pair"
 
 
@@ -104,16 +107,16 @@ def _read_config(root: Path) -> dict[str, Any]:
 
 @register_dataset("generated-images")
 class GeneratedDataset(RecordDataset):
-    """Copy-move and inpainting samples of a generated set.
+    """Copy-move, inpainting and single-image splice samples of a generated set.
 
-    Copy-move samples have 3-class masks, inpainting samples binary masks and
+    Copy-move samples have 3-class masks, inpainting and splice samples binary masks and
     ``sample["bbox"]`` (xmin, ymin, xmax, ymax, pixels) when the line gives one. When both
     kinds are present the dataset's :attr:`mask_kind` is ``"binary"`` and each sample keeps its
     own ``mask_kind``; ``binary=True`` turns every mask into the binary union.
 
     Args:
         root: the ``OUT`` folder of ``tamperscope synth``.
-        kind: keep only ``"copy-move"`` or ``"inpainting"`` lines (default both).
+        kind: keep only ``"copy-move"``, ``"inpainting"`` or ``"splice"`` lines (default all).
         group: keep lines whose ``group`` is this value (or in this list).
         transform: keep lines recording this transform (or one of these), see
             :func:`transforms_of`.

@@ -1,11 +1,12 @@
-"""Synthetic forgery generators: copy-move, probe/donor splice pairs, inpainting.
+"""Synthetic forgery generators: copy-move, splicing (single images and probe/donor pairs),
+inpainting.
 
 Sampling of parameters (:mod:`~tamperscope.synth.sampling`) is kept apart from rendering
 (:mod:`~tamperscope.synth.geometry`, :mod:`~tamperscope.synth.blending`). The pure functions
-:func:`make_copy_move`, :func:`make_splice_pair` and :func:`make_inpainting` return arrays;
-:func:`generate_copy_move`, :func:`generate_splice_pairs` and :func:`generate_inpainting`
-write reproducible, resumable sets with a manifest. Post-processing attacks live in
-:mod:`tamperscope.synth.attacks`.
+:func:`make_copy_move`, :func:`make_splice`, :func:`make_splice_pair` and
+:func:`make_inpainting` return arrays; :func:`generate_copy_move`, :func:`generate_splice`,
+:func:`generate_splice_pairs` and :func:`generate_inpainting` write reproducible, resumable
+sets with a manifest. Post-processing attacks live in :mod:`tamperscope.synth.attacks`.
 
 Example:
     >>> from tamperscope.synth import generate_copy_move
@@ -21,6 +22,7 @@ from tamperscope.synth.generate import (
     generate_inpainting,
     generate_splice_pairs,
 )
+from tamperscope.synth.generate_splice import generate_splice
 from tamperscope.synth.geometry import bounding_box, warp_region
 from tamperscope.synth.inpainting import (
     Inpainter,
@@ -29,7 +31,12 @@ from tamperscope.synth.inpainting import (
     make_inpainting,
     sample_inpainting_mask,
 )
-from tamperscope.synth.options import CopyMoveOptions, InpaintingOptions, SpliceOptions
+from tamperscope.synth.options import (
+    CopyMoveOptions,
+    InpaintingOptions,
+    SpliceImageOptions,
+    SpliceOptions,
+)
 from tamperscope.synth.regions import SKIMAGE_PHOTOS, open_region_source
 from tamperscope.synth.sampling import (
     AREA_GROUPS,
@@ -45,6 +52,7 @@ from tamperscope.synth.splice import (
     make_splice_pair,
     negative_pair,
 )
+from tamperscope.synth.splicing import SpliceImageResult, make_splice
 from tamperscope.synth.writer import GenerationError, GenerationSummary
 
 __all__ = [
@@ -63,6 +71,8 @@ __all__ = [
     "InpaintingResult",
     "OpenCVInpainter",
     "PlacementError",
+    "SpliceImageOptions",
+    "SpliceImageResult",
     "SpliceOptions",
     "SplicePair",
     "SpliceResult",
@@ -73,9 +83,11 @@ __all__ = [
     "bounding_box",
     "generate_copy_move",
     "generate_inpainting",
+    "generate_splice",
     "generate_splice_pairs",
     "make_copy_move",
     "make_inpainting",
+    "make_splice",
     "make_splice_pair",
     "negative_pair",
     "open_region_source",

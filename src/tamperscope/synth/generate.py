@@ -69,7 +69,7 @@ logger = logging.getLogger(__name__)
 REGION_TRIES = 5
 
 
-class _Context:
+class PhotoContext:
     """Photos, their seeded order, a small decode cache and the bad-photo bookkeeping."""
 
     def __init__(
@@ -125,27 +125,31 @@ class _Context:
         return None
 
 
-def _attacks_for(options: Any, rng: np.random.Generator) -> list[Attack]:
+def attacks_for(options: Any, rng: np.random.Generator) -> list[Attack]:
+    """The fixed attacks of ``options``, or its random ones drawn with ``rng``."""
     if options.attacks:
         return parse_attacks(options.attacks)
     return sample_attacks(rng, options.random_attacks, options.random_attack_names)
 
 
-def _no_photo(index: int, ctx: _Context) -> GenerationError:
+def no_photo_error(index: int, ctx: PhotoContext) -> GenerationError:
+    """The error of a sample for which no photo could be read."""
     return GenerationError(
         f"sample {index}: none of the {min(len(ctx.order), ctx.max_image_tries)} photos tried "
         f"could be read ({len(ctx.summary.bad_images)} unreadable so far)"
     )
 
 
-def _blend_record(options: CommonOptions) -> dict[str, Any]:
+def blend_record(options: CommonOptions) -> dict[str, Any]:
+    """The manifest's ``params.blend``: mode, whether pasted pixels are exact, feather."""
     record: dict[str, Any] = {"mode": options.blend, "exact_paste": options.blend == "hard"}
     if options.blend == "feather":
         record["feather_px"] = options.feather_px
     return record
 
 
-def _open_source(options: CommonOptions, size: tuple[int, int] | None = None) -> RegionSource:
+def open_source(options: CommonOptions, size: tuple[int, int] | None = None) -> RegionSource:
+    """The region source the options name (photos of ``options.images``)."""
     return open_region_source(
         options.images,
         options.regions,
@@ -158,7 +162,7 @@ def _open_source(options: CommonOptions, size: tuple[int, int] | None = None) ->
 
 
 def _place_region(
-    ctx: _Context,
+    ctx: PhotoContext,
     options: CommonOptions,
     rng: np.random.Generator,
     group: AreaGroup,
@@ -193,7 +197,7 @@ def _place_region(
     return None
 
 
-def _first_fitting_group(
+def first_fitting_group(
     rng: np.random.Generator,
     drawn: AreaGroup,
     groups: tuple[str, ...],
@@ -219,7 +223,8 @@ def _first_fitting_group(
     return None, drawn
 
 
-def _group_failure(index: int, group: AreaGroup, ctx: _Context, what: str) -> GenerationError:
+def group_failure(index: int, group: AreaGroup, ctx: PhotoContext, what: str) -> GenerationError:
+    """The error of a sample for which no photo has a region of ``group``."""
     return GenerationError(
         f"sample {index}: no {group.name} region ({group.low:.0%}-{group.high:.0%} of the image) "
         f"{what} in the {min(len(ctx.order), ctx.max_image_tries)} photos tried"
@@ -267,12 +272,12 @@ def generate_copy_move(
     """
     opts: CopyMoveOptions = make_options(CopyMoveOptions, options, overrides)
     summary = GenerationSummary(Path(out), n)
-    ctx = _Context(_open_source(opts), seed, opts.max_image_tries, summary)
+    ctx = PhotoContext(open_source(opts), seed, opts.max_image_tries, summary)
 
     def render(index: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         rng = np.random.default_rng([seed, index])
         name = f"{index:06d}"
-        attacks = _attacks_for(opts, rng)
+        attacks = attacks_for(opts, rng)
         record: dict[str, Any] = {
             "index": index,
             "name": name,
@@ -286,7 +291,7 @@ def generate_copy_move(
         if is_negative(index, opts.negatives):
             photo = next((p for _, p in ctx.photos(index)), None)
             if photo is None:
-                raise _no_photo(index, ctx)
+                raise no_photo_error(index, ctx)
             forged, original = photo.image, photo.image
             mask = np.zeros(photo.image.shape[:2], np.uint8)
             label, group_name, fraction, params = 0, None, 0.0, {}
@@ -301,15 +306,15 @@ def generate_copy_move(
                 return None
 
             # The manifest records the group drawn first when another one had to be used.
-            found, group = _first_fitting_group(rng, drawn, opts.groups, attempt)
+            found, group = first_fitting_group(rng, drawn, opts.groups, attempt)
             if found is None:
-                raise _group_failure(index, drawn, ctx, "could be copied without overlap")
+                raise group_failure(index, drawn, ctx, "could be copied without overlap")
             result, photo = found
             forged, original, mask = result.image, result.original, result.mask
             label, group_name = 1, group.name
             fraction = result.source_area_fraction
             params = result.params()
-            params["blend"] = _blend_record(opts)
+            params["blend"] = blend_record(opts)
             if group is not drawn:
                 params["group_drawn"] = drawn.name
         forged, (mask,) = apply_attacks(forged, attacks, rng, masks=[mask])
@@ -377,7 +382,7 @@ def generate_splice_pairs(
     """
     opts: SpliceOptions = make_options(SpliceOptions, options, overrides)
     summary = GenerationSummary(Path(out), n)
-    ctx = _Context(_open_source(opts, opts.size), seed, opts.max_image_tries, summary)
+    ctx = PhotoContext(open_source(opts, opts.size), seed, opts.max_image_tries, summary)
     if len(ctx.order) < 2:
         raise GenerationError("splice pairs need at least two source photos")
 
@@ -397,20 +402,20 @@ def generate_splice_pairs(
         params: dict[str, Any] = {}
         if role == 2:
             rng = np.random.default_rng([seed, index])
-            attacks = _attacks_for(opts, rng)
+            attacks = attacks_for(opts, rng)
             first = next(ctx.photos(index), None)
             if first is None:
-                raise _no_photo(index, ctx)
+                raise no_photo_error(index, ctx)
             other = ctx.other_photo(rng, first[0])
             if other is None:
-                raise _no_photo(index, ctx)
+                raise no_photo_error(index, ctx)
             pair = negative_pair(other[1].image, first[1].image)
             donor_key, probe_key = first[1].key, other[1].key
             group_name, transform = None, None
         else:
             forge_index = 3 * triple
             rng = np.random.default_rng([seed, forge_index])
-            attacks = _attacks_for(opts, rng)
+            attacks = attacks_for(opts, rng)
             drawn = sample_group(rng, opts.groups)
 
             def attempt(group: AreaGroup) -> tuple[Any, str, str] | None:
@@ -425,9 +430,9 @@ def generate_splice_pairs(
                         return made, donor.key, other[1].key
                 return None
 
-            found, group = _first_fitting_group(rng, drawn, opts.groups, attempt)
+            found, group = first_fitting_group(rng, drawn, opts.groups, attempt)
             if found is None:
-                raise _group_failure(
+                raise group_failure(
                     index, drawn, ctx, f"fits a probe under transform {opts.transform}"
                 )
             result, donor_key, probe_key = found
@@ -438,7 +443,7 @@ def generate_splice_pairs(
                 donor_key = probe_key
             group_name, transform = group.name, opts.transform
             params = result.params()
-            params["blend"] = _blend_record(opts)
+            params["blend"] = blend_record(opts)
             if group is not drawn:
                 params["group_drawn"] = drawn.name
             record["forgery_index"] = forge_index
@@ -510,7 +515,7 @@ def generate_inpainting(
     opts: InpaintingOptions = make_options(InpaintingOptions, options, overrides)
     summary = GenerationSummary(Path(out), n)
     source = open_region_source(opts.images, "random", max_side=opts.max_side)
-    ctx = _Context(source, seed, opts.max_image_tries, summary)
+    ctx = PhotoContext(source, seed, opts.max_image_tries, summary)
     if custom_inpainter is not None:
         inpainters = [custom_inpainter]
     elif opts.inpainter == "both":
@@ -524,10 +529,10 @@ def generate_inpainting(
     def render(index: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         rng = np.random.default_rng([seed, index])
         name = f"{index:06d}"
-        attacks = _attacks_for(opts, rng)
+        attacks = attacks_for(opts, rng)
         found = next(ctx.photos(index), None)
         if found is None:
-            raise _no_photo(index, ctx)
+            raise no_photo_error(index, ctx)
         photo = found[1]
         params: dict[str, Any] = {}
         if is_negative(index, opts.negatives):

@@ -1,9 +1,9 @@
 """Options of the set generators: what each ``tamperscope synth`` command accepts.
 
-One frozen dataclass per generator (copy-move, splice pairs, inpainting) with the fields shared
-by the region-based generators in :class:`CommonOptions`; :func:`resolve_options` validates
-them and puts them in canonical form, so that a resumed run can compare its options with the
-ones recorded in ``config.json``.
+One frozen dataclass per generator (copy-move, splice pairs, single-image splices,
+inpainting) with the fields shared by the region-based generators in :class:`CommonOptions`;
+:func:`resolve_options` validates them and puts them in canonical form, so that a resumed run
+can compare its options with the ones recorded in ``config.json``.
 """
 
 from __future__ import annotations
@@ -85,6 +85,73 @@ class SpliceOptions(CommonOptions):
     size: tuple[int, int] | None = None
 
 
+#: Formats of the final save of a single-image splice.
+FINAL_FORMATS = ("jpeg", "png")
+
+
+@dataclass(frozen=True)
+class SpliceImageOptions(CommonOptions):
+    """Single-image splicing options (see :class:`CommonOptions`; ``images`` are the hosts).
+
+    Attributes:
+        donors: photo folder the pasted regions come from (with ``regions``); None: the
+            host photos (a donor is then always another photo than its host).
+        masks_dir: mask folder of the ``instances``, ``masks`` and ``mattes`` region sources
+            (default: ``masks/`` or ``alpha/`` beside the donor photos).
+        use_mattes: with ``regions="mattes"``, composite each region with its soft matte
+            (blend ``matte`` in the manifest) instead of ``blend``.
+        negatives: share of authentic samples (label 0, empty mask), in [0, 1].
+        colour_match: chance that a region's colours are matched to the host (Lab mean/std
+            transfer), in [0, 1].
+        prior_quality: (low, high) quality range, 1-100, of the prior JPEG compressions.
+        host_prior: chance that the host carries a prior JPEG compression, in [0, 1].
+        donor_prior: chance that the donor carries a prior JPEG compression, in [0, 1].
+        grid_offsets: crop 0-7 pixels after a prior compression, so that its 8x8 grid is
+            offset from the final one.
+        final_format: ``jpeg`` or ``png``, the format the result is saved in.
+        final_quality: (low, high) quality range, 1-100, of the final JPEG save.
+    """
+
+    donors: str | None = None
+    masks_dir: str | None = None
+    use_mattes: bool = True
+    negatives: float = 0.0
+    colour_match: float = 0.5
+    prior_quality: tuple[int, int] = (60, 95)
+    host_prior: float = 0.5
+    donor_prior: float = 0.5
+    grid_offsets: bool = True
+    final_format: str = "jpeg"
+    final_quality: tuple[int, int] = (70, 95)
+
+
+def parse_quality_range(value: Any, what: str) -> tuple[int, int]:
+    """A JPEG quality range from ``75``, ``"75"``, ``"60-95"`` or ``(60, 95)``.
+
+    Raises:
+        TamperscopeError: not a range of integers, outside 1-100, or low above high; the
+            message names ``what``.
+    """
+    parts: list[Any]
+    try:
+        if isinstance(value, str):
+            parts = value.split("-")
+        elif isinstance(value, int):
+            parts = [value]
+        else:
+            parts = list(value)
+        if not 1 <= len(parts) <= 2:
+            raise ValueError(value)
+        low, high = int(parts[0]), int(parts[-1])
+    except (TypeError, ValueError):
+        raise TamperscopeError(
+            f"{what} must be a quality or a range LOW-HIGH such as 60-95, got {value!r}"
+        ) from None
+    if not 1 <= low <= high <= 100:
+        raise TamperscopeError(f"{what} must lie in 1-100 with low <= high, got {low}-{high}")
+    return low, high
+
+
 @dataclass(frozen=True)
 class InpaintingOptions:
     """Inpainting options.
@@ -142,8 +209,8 @@ def resolve_options(options: Any) -> Any:
     """Validate options and put them in canonical form (absolute paths, canonical names).
 
     Args:
-        options: a :class:`CopyMoveOptions`, :class:`SpliceOptions` or
-            :class:`InpaintingOptions`.
+        options: a :class:`CopyMoveOptions`, :class:`SpliceOptions`,
+            :class:`SpliceImageOptions` or :class:`InpaintingOptions`.
 
     Returns:
         A new options object of the same class.
@@ -178,6 +245,8 @@ def resolve_options(options: Any) -> Any:
                 f"working size must be (width, height) >= 8 pixels, got {options.size}"
             )
         changes["size"] = (int(options.size[0]), int(options.size[1]))
+    if isinstance(options, SpliceImageOptions):
+        changes.update(_resolve_splice_image(options))
     if isinstance(options, InpaintingOptions):
         if options.mask_type not in MASK_TYPES:
             raise TamperscopeError(
@@ -194,6 +263,31 @@ def resolve_options(options: Any) -> Any:
             )
         changes["negatives"] = validate_fraction(options.negatives, "negatives fraction")
     return dataclasses.replace(options, **changes)
+
+
+def _resolve_splice_image(options: SpliceImageOptions) -> dict[str, Any]:
+    changes: dict[str, Any] = {
+        "negatives": validate_fraction(options.negatives, "negatives fraction"),
+        "colour_match": validate_fraction(options.colour_match, "colour match probability"),
+        "host_prior": validate_fraction(options.host_prior, "host prior JPEG probability"),
+        "donor_prior": validate_fraction(options.donor_prior, "donor prior JPEG probability"),
+        "prior_quality": parse_quality_range(options.prior_quality, "prior JPEG quality"),
+        "final_quality": parse_quality_range(options.final_quality, "final JPEG quality"),
+        "grid_offsets": bool(options.grid_offsets),
+        "use_mattes": bool(options.use_mattes),
+    }
+    if options.donors is not None:
+        changes["donors"] = _resolve_images(options.donors)
+    if options.masks_dir is not None:
+        changes["masks_dir"] = str(Path(options.masks_dir).expanduser().resolve())
+    final = str(options.final_format).lower()
+    final = "jpeg" if final == "jpg" else final
+    if final not in FINAL_FORMATS:
+        raise TamperscopeError(
+            f"unknown final format {options.final_format!r}; choose from {', '.join(FINAL_FORMATS)}"
+        )
+    changes["final_format"] = final
+    return changes
 
 
 def make_options(cls: type, options: Any, overrides: dict[str, Any]) -> Any:

@@ -7,6 +7,10 @@ binary mask) whose area lies in a requested range:
   one region per id) or CamVid (``<name>.labels.png``, connected components of the object
   classes 8 car, 9 pedestrian, 10 bicyclist);
 * :class:`CocoSource`: COCO instance annotations read with pycocotools;
+* :class:`MaskFolderSource`: a folder of masks named like the photos (``<stem>.png``): instance
+  maps (each non-zero id one region, e.g. coco128-seg ``masks/``), binary masks (the white
+  foreground one region, e.g. human-seg person masks) or soft alpha mattes (the support where
+  alpha >= 128 one region, e.g. p3m-mattes ``alpha/``);
 * :class:`RandomShapeSource`: any photos (a folder, or the colour photos scikit-image ships)
   with random ellipses, polygons and brush strokes.
 
@@ -35,7 +39,11 @@ from tamperscope.synth.shapes import random_shape
 logger = logging.getLogger(__name__)
 
 #: Region sources known by name (``regions`` option).
-REGION_SOURCES = ("random", "bsds500", "camvid", "labels", "coco")
+REGION_SOURCES = ("random", "bsds500", "camvid", "labels", "coco", "instances", "masks", "mattes")
+
+#: Mask folder used by the mask-folder sources when none is given: ``<root>/<name>`` when the
+#: images option is a root holding ``images/``, else ``<photos>/../<name>``.
+MASK_FOLDERS = {"instances": "masks", "masks": "masks", "mattes": "alpha"}
 
 #: Label-map suffix and instance classes of the named label-map sources.
 LABEL_PRESETS: dict[str, tuple[str, tuple[int, ...] | None]] = {
@@ -80,11 +88,22 @@ class SourcePhoto:
         image: (H, W, 3) uint8 RGB, already resized to the working size.
         regions: candidate region masks, each (H, W) uint8 in {0, 1}; None when regions are
             random shapes.
+        alphas: soft mattes of the regions, each (H, W) uint8 in [0, 255], in the order of
+            ``regions``; None when the source has no mattes.
     """
 
     key: str
     image: np.ndarray
     regions: list[np.ndarray] | None = None
+    alphas: list[np.ndarray] | None = None
+
+    def alpha_of(self, region: np.ndarray) -> np.ndarray | None:
+        """The matte of ``region`` (one of :attr:`regions`), or None."""
+        if self.alphas is None or self.regions is None:
+            return None
+        return next(
+            (a for r, a in zip(self.regions, self.alphas, strict=True) if r is region), None
+        )
 
 
 def working_shape(
@@ -427,6 +446,105 @@ class CocoSource(RegionSource):
         return image, regions
 
 
+class MaskFolderSource(RegionSource):
+    """Photos with a mask of the same stem in another folder (``<masks>/<stem>.png``).
+
+    Args:
+        images: photo folder.
+        masks: mask folder.
+        mode: ``"instances"`` (8-bit instance map: each non-zero id is a region),
+            ``"masks"`` (binary mask: pixels >= 128 form one region) or ``"mattes"`` (soft
+            alpha matte: its support where alpha >= 128 is one region; the matte itself is
+            kept in :attr:`SourcePhoto.alphas`).
+        max_side, size: as :class:`RegionSource`.
+
+    Raises:
+        DatasetError: a missing folder, or no photo has a mask.
+    """
+
+    name = "masks"
+
+    def __init__(
+        self,
+        images: str | Path,
+        masks: str | Path,
+        mode: str,
+        max_side: int | None = None,
+        size: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__(max_side, size)
+        if mode not in MASK_FOLDERS:
+            raise TamperscopeError(
+                f"unknown mask mode {mode!r}; choose from instances, masks, mattes"
+            )
+        masks = Path(masks)
+        if not masks.is_dir():
+            raise DatasetError(f"{masks}: mask folder does not exist")
+        self.mode = mode
+        photos = _photo_files(images, LABEL_SUFFIXES)
+        self._pairs = [
+            (p, masks / f"{p.stem}.png") for p in photos if (masks / f"{p.stem}.png").is_file()
+        ]
+        if not self._pairs:
+            raise DatasetError(
+                f"{masks}: no mask named <photo name>.png for the photos of {images}"
+            )
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def key(self, index: int) -> str:
+        return str(self._pairs[index][0])
+
+    def _read(self, index: int) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        photo, mask_file = self._pairs[index]
+        image = read_image(photo)
+        mask = read_mask(mask_file)
+        if mask.ndim == 3:
+            mask = mask.max(axis=2)
+        if mask.shape != image.shape[:2]:
+            raise ImageReadError(
+                mask_file,
+                f"mask is {mask.shape[1]}x{mask.shape[0]} but its photo is "
+                f"{image.shape[1]}x{image.shape[0]}",
+            )
+        if self.mode == "instances":
+            return image, [(mask == v).astype(np.uint8) for v in np.unique(mask) if v != 0]
+        if self.mode == "mattes":
+            return image, [mask]
+        return image, [(mask >= 128).astype(np.uint8)]
+
+    def load(self, index: int) -> SourcePhoto:
+        """As :meth:`RegionSource.load`; mattes keep their soft alpha in ``alphas``."""
+        if self.mode != "mattes":
+            return super().load(index)
+        image, (alpha,) = self._read(index)  # type: ignore[misc]
+        shape = working_shape(image.shape[:2], self.max_side, self.size)
+        image = _resize_rgb(image, shape)
+        if alpha.shape != shape:
+            alpha = cv2.resize(alpha, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        support = (alpha >= 128).astype(np.uint8)
+        if not support.any():
+            return SourcePhoto(self.key(index), image, [], [])
+        return SourcePhoto(self.key(index), image, [support], [alpha])
+
+
+def _mask_folder_source(
+    images: str | Path,
+    mode: str,
+    masks_dir: str | Path | None,
+    max_side: int | None,
+    size: tuple[int, int] | None,
+) -> MaskFolderSource:
+    photos = Path(images)
+    if (photos / "images").is_dir():
+        root, photos = photos, photos / "images"
+    else:
+        root = photos.parent
+    masks = Path(masks_dir) if masks_dir is not None else root / MASK_FOLDERS[mode]
+    return MaskFolderSource(photos, masks, mode, max_side, size)
+
+
 def open_region_source(
     images: str | Path,
     regions: str = "random",
@@ -436,11 +554,13 @@ def open_region_source(
     coco_annotations: str | Path | None = None,
     max_side: int | None = None,
     size: tuple[int, int] | None = None,
+    masks_dir: str | Path | None = None,
 ) -> RegionSource:
     """Build the region source named by the ``regions`` option.
 
     Args:
-        images: image folder, or ``"skimage"`` (random shapes only).
+        images: image folder, or ``"skimage"`` (random shapes only); for ``instances``,
+            ``masks`` and ``mattes`` also a root folder holding ``images/``.
         regions: one of :data:`REGION_SOURCES`.
         labels_suffix: label-map suffix; overrides the preset of ``bsds500``/``camvid`` and is
             required for ``labels``.
@@ -448,6 +568,8 @@ def open_region_source(
         coco_annotations: COCO annotation file (``coco``).
         max_side: shrink photos so the longer side is at most this many pixels.
         size: (width, height) common working size.
+        masks_dir: mask folder of ``instances``, ``masks`` and ``mattes`` (default: the
+            folder of :data:`MASK_FOLDERS` beside the photo folder).
 
     Raises:
         TamperscopeError: unknown ``regions``, a missing option, or ``skimage`` with regions
@@ -468,6 +590,8 @@ def open_region_source(
                 "regions 'coco' needs a COCO annotation file (--coco-annotations)"
             )
         return CocoSource(coco_annotations, images, max_side, size)
+    if regions in MASK_FOLDERS:
+        return _mask_folder_source(images, regions, masks_dir, max_side, size)
     preset_suffix, preset_classes = LABEL_PRESETS.get(regions, (None, None))
     suffix = labels_suffix or preset_suffix
     if suffix is None:

@@ -4,7 +4,8 @@ Layout of an output folder ``OUT``::
 
     OUT/config.json         resolved generation config (kind, seed, n, options, version)
     OUT/manifest.jsonl      one JSON object per sample, in index order
-    OUT/<folder>/NAME.png   the sample's images and masks (folders depend on the kind)
+    OUT/<folder>/NAME.png   the sample's images and masks (folders depend on the kind; images
+                            of single-image splices may be NAME.jpg)
 
 Each sample's files are written atomically, then its manifest line is appended and synced. A
 run that stops part-way is continued by running it again with the same config: samples with
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,14 @@ import numpy as np
 from tqdm import tqdm
 
 from tamperscope.errors import TamperscopeError
-from tamperscope.io import json_default, write_image, write_json
+from tamperscope.io import atomic_open, json_default, write_image, write_json
 
 CONFIG_NAME = "config.json"
 MANIFEST_NAME = "manifest.jsonl"
 
-#: ``render(index) -> (files, record)``: files maps paths relative to OUT to arrays.
-RenderFn = Callable[[int], tuple[dict[str, np.ndarray], dict[str, Any]]]
+#: ``render(index) -> (files, record)``: files maps paths relative to OUT to arrays (encoded
+#: by suffix) or to the bytes of an already encoded file (written as they are).
+RenderFn = Callable[[int], tuple[Mapping[str, np.ndarray | bytes], dict[str, Any]]]
 
 
 class GenerationError(TamperscopeError):
@@ -190,8 +192,12 @@ def run_generation(
     ):
         for index in todo:
             files, record = render(index)
-            for rel, array in files.items():
-                write_image(out / rel, array)
+            for rel, content in files.items():
+                if isinstance(content, bytes):
+                    with atomic_open(out / rel, "wb") as fh:
+                        fh.write(content)
+                else:
+                    write_image(out / rel, content)
             manifest.write(json.dumps(record, default=json_default) + "\n")
             manifest.flush()
             os.fsync(manifest.fileno())
