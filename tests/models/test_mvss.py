@@ -207,3 +207,54 @@ def test_bad_input_message() -> None:
     model = create_model("mvss-effnet-lite0", **SMALL)
     with pytest.raises(ValueError, match=r"^MVSS: image must have shape \(B, 3, H, W\)"):
         model(torch.zeros(3, 64, 64))
+
+
+def test_stage_grids() -> None:
+    model = create_model("mvss-effnet-lite0", **SMALL)
+    maps = model.get_backbone()["rgb"](torch.zeros(1, 3, 64, 64))
+    assert [tuple(m.shape[1:]) for m in maps] == [
+        (24, 16, 16),
+        (40, 8, 8),
+        (112, 4, 4),
+        (320, 2, 2),
+    ]
+    resnet = create_model("mvss-resnet50", num_stages=2, fpn_channels=8, ppm_channels=8)
+    maps = resnet.get_backbone()["noise"](torch.zeros(1, 3, 64, 64))
+    assert [tuple(m.shape[1:]) for m in maps] == [(256, 16, 16), (512, 8, 8)]
+
+
+def test_effnet_pretrained_backbone_builds_offline() -> None:
+    from tamperscope.models.backbones import efficientnet_lite0_state_dict
+
+    model = create_model("mvss-effnet-lite0", pretrained_backbone=True, num_stages=2, **SMALL)
+    state = efficientnet_lite0_state_dict()
+    for stream in ("rgb", "noise"):
+        net = model.get_backbone()[stream].net
+        torch.testing.assert_close(net.conv_stem.weight, state["conv_stem.weight"])
+        torch.testing.assert_close(
+            net.blocks[2][0].conv_pw.weight, state["blocks.2.0.conv_pw.weight"]
+        )
+    assert model.config["pretrained_backbone"] is True
+
+
+def test_resnet50_pretrained_backbone_uses_the_weights_api(monkeypatch) -> None:
+    # Stands in for the download: a random torchvision ResNet-50's state dict.
+    from torchvision.models import ResNet50_Weights, resnet50
+
+    torch.manual_seed(3)
+    reference = resnet50().state_dict()
+    requested = []
+
+    def get_state_dict(self, *args, **kwargs):
+        requested.append(self)
+        return reference
+
+    monkeypatch.setattr(ResNet50_Weights, "get_state_dict", get_state_dict)
+    model = create_model("mvss-resnet50", pretrained_backbone=True, num_stages=2, **SMALL)
+    assert requested == [ResNet50_Weights.IMAGENET1K_V2] * 2  # one per stream
+    for stream in ("rgb", "noise"):
+        backbone = model.get_backbone()[stream]
+        torch.testing.assert_close(backbone.stem[0].weight, reference["conv1.weight"])
+        torch.testing.assert_close(
+            backbone.stages[1][0].conv1.weight, reference["layer2.0.conv1.weight"]
+        )

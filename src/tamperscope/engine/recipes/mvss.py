@@ -53,6 +53,7 @@ from tamperscope.engine.recipes.base import (
 )
 from tamperscope.engine.schedules import build_generator_optimizer, build_plateau_scheduler
 from tamperscope.losses import detection_bce_loss, dice_loss
+from tamperscope.models.layers.bayar import BayarConv2d
 from tamperscope.models.outputs import LocalizationOutput
 from tamperscope.registry import Task
 
@@ -198,9 +199,8 @@ class MvssRecipe(Recipe):
     def constrain(self) -> None:
         """Project every constrained (Bayar) convolution of the model onto its constraint."""
         for module in self.exported_model().modules():
-            constrain = getattr(module, "constrain", None)
-            if callable(constrain) and module is not self.exported_model():
-                constrain()
+            if isinstance(module, BayarConv2d):
+                module.constrain()
 
     def validation_keys(self) -> list[str]:
         """:data:`MVSS_VALIDATION_KEYS`."""
