@@ -55,7 +55,7 @@ SMALL_KWARGS: dict[str, dict] = {
 #: Further variants: id -> (name, kwargs on top of the small ones).
 VARIANTS: dict[str, tuple[str, dict]] = {
     "doagan-effnet-lite0-union": ("doagan-effnet-lite0", {"num_classes": 1}),
-    "mvss-effnet-lite0-edge": ("mvss-effnet-lite0", {"edge_branch": True}),
+    "mvss-effnet-lite0-edge": ("mvss-effnet-lite0", {"edge_branch": True, "num_stages": 3}),
 }
 
 CASES = [pytest.param(name, SMALL_KWARGS.get(name, {}), id=name) for name in BUILTIN] + [

@@ -135,9 +135,9 @@ def test_registered_variants() -> None:
 
 def test_edge_branch_on_and_off() -> None:
     torch.manual_seed(0)
-    off = create_model("mvss-effnet-lite0", **SMALL).eval()
+    off = create_model("mvss-effnet-lite0", num_stages=3, **SMALL).eval()
     torch.manual_seed(0)
-    on = create_model("mvss-effnet-lite0", edge_branch=True, **SMALL).eval()
+    on = create_model("mvss-effnet-lite0", num_stages=3, edge_branch=True, **SMALL).eval()
     image = _image(2, 67, 93)
     with torch.no_grad():
         out_off, out_on = off(image), on(image)

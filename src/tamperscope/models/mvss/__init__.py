@@ -5,6 +5,7 @@ optional edge-supervised branch."""
 from tamperscope.models.mvss.model import (
     BACKBONE_DEFAULTS,
     MVSS,
+    EdgeBranch,
     EdgeResidualBlock,
     EfficientNetLite0Stages,
     ResNet50Stages,
@@ -16,6 +17,7 @@ from tamperscope.models.mvss.model import (
 __all__ = [
     "BACKBONE_DEFAULTS",
     "MVSS",
+    "EdgeBranch",
     "EdgeResidualBlock",
     "EfficientNetLite0Stages",
     "ResNet50Stages",

@@ -58,6 +58,7 @@ from tamperscope.registry import Task, register_model
 __all__ = [
     "BACKBONE_DEFAULTS",
     "MVSS",
+    "EdgeBranch",
     "EdgeResidualBlock",
     "EfficientNetLite0Stages",
     "ResNet50Stages",
