@@ -25,6 +25,7 @@ from tamperscope.engine import (
     ConfigError,
     DmacRecipe,
     DoaganRecipe,
+    MvssRecipe,
     Trainer,
     TrainingError,
     get_recipe,
@@ -36,6 +37,7 @@ from tamperscope.registry import list_models, register_model
 
 NOT_TRAINABLE = "engine-test-not-trainable"
 LOCALIZER = "engine-test-localizer"
+BOX_DETECTOR = "engine-test-box-detector"
 
 if NOT_TRAINABLE not in list_models():
     register_model(
@@ -46,6 +48,8 @@ if NOT_TRAINABLE not in list_models():
     )(TinyCopyMove)
 if LOCALIZER not in list_models():
     register_model(LOCALIZER, task="localization")(TinyCopyMove)
+if BOX_DETECTOR not in list_models():
+    register_model(BOX_DETECTOR, task="inpainting_box")(TinyCopyMove)
 
 
 def _scalars(run: Path) -> list[dict[str, Any]]:
@@ -190,8 +194,9 @@ def test_resume_refuses_another_recipes_checkpoint(generated_set: Path, tmp_path
 
 
 def test_recipe_comes_from_the_models_registered_task() -> None:
-    assert list_recipes() == ["dmac", "doagan"]
+    assert list_recipes() == ["dmac", "doagan", "mvss"]
     assert get_recipe("doagan") is DoaganRecipe and get_recipe("dmac") is DmacRecipe
+    assert recipe_for(tiny_config(Path("."), model={"name": LOCALIZER})) is MvssRecipe
     assert recipe_for(tiny_config(Path("."))) is DoaganRecipe
     assert recipe_for(tiny_config(Path("."), model={"name": TINY_PAIR})) is DmacRecipe
     named = tiny_config(Path("."), model={"name": "dmac-vgg16"}, recipe="dmac")
@@ -214,9 +219,10 @@ def test_recipe_errors() -> None:
     ):
         recipe_for(tiny_config(Path("."), model={"name": TINY_PAIR}, recipe="doagan"))
     with pytest.raises(
-        ConfigError, match=f"no training recipe for localization models such as '{LOCALIZER}'"
+        ConfigError,
+        match=f"no training recipe for inpainting_box models such as '{BOX_DETECTOR}'",
     ):
-        recipe_for(tiny_config(Path("."), model={"name": LOCALIZER}))
+        recipe_for(tiny_config(Path("."), model={"name": BOX_DETECTOR}))
     with pytest.raises(KeyError, match="unknown model 'doagan-nope'"):
         recipe_for(tiny_config(Path("."), model={"name": "doagan-nope"}))
 

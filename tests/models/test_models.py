@@ -44,6 +44,8 @@ SMALL_KWARGS: dict[str, dict] = {
     "doagan-effnet-lite0": {"aspp_channels": 16, "head_channels": 16},
     "dmac-vgg16": {"aspp_channels": 16},
     "dmac-effnet-lite0": {"aspp_channels": 16},
+    "mvss-resnet50": {"num_stages": 2, "fpn_channels": 16, "ppm_channels": 16},
+    "mvss-effnet-lite0": {"fpn_channels": 16, "ppm_channels": 16, "edge_channels": 8},
     "keypoint-doagan": {
         "doagan": {"aspp_channels": 16, "head_channels": 16},
         "doagan_long_side": 64,
@@ -53,6 +55,7 @@ SMALL_KWARGS: dict[str, dict] = {
 #: Further variants: id -> (name, kwargs on top of the small ones).
 VARIANTS: dict[str, tuple[str, dict]] = {
     "doagan-effnet-lite0-union": ("doagan-effnet-lite0", {"num_classes": 1}),
+    "mvss-effnet-lite0-edge": ("mvss-effnet-lite0", {"edge_branch": True, "num_stages": 3}),
 }
 
 CASES = [pytest.param(name, SMALL_KWARGS.get(name, {}), id=name) for name in BUILTIN] + [
@@ -107,7 +110,7 @@ def _expected_shapes(model: TamperModel, task: Task, batch: int, height: int, wi
     mask = (batch, model.num_classes, *grid)
     return {
         Task.COPY_MOVE: {"mask_logits": mask, "score_logit": (batch,)},
-        Task.LOCALIZATION: {"mask_logits": mask, "score_logit": (batch,)},
+        Task.LOCALIZATION: {"mask_logits": mask, "score_logit": (batch,), "edge_logits": mask},
         Task.INPAINTING_BOX: {"score_logit": (batch,), "box": (batch, 4), "mask_logits": mask},
         Task.PAIR: {"probe_logits": mask, "donor_logits": mask},
     }[task]
@@ -122,6 +125,8 @@ def test_every_built_in_model_is_tested() -> None:
         "keypoint-cmfd",
         "keypoint-doagan",
         "noise-residual",
+        "mvss-resnet50",
+        "mvss-effnet-lite0",
     } <= set(BUILTIN)
 
 

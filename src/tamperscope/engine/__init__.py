@@ -2,7 +2,8 @@
 
 The loop (:class:`Trainer`, :mod:`tamperscope.engine.trainer`) runs epochs, exact resume,
 checkpoints, schedules, early stopping and logs; a recipe (:mod:`tamperscope.engine.recipes`)
-trains one method: ``doagan`` for copy-move models, ``dmac`` for probe/donor pair models.
+trains one method: ``doagan`` for copy-move models, ``dmac`` for probe/donor pair models,
+``mvss`` for manipulation localizers.
 The config's ``recipe`` key picks it, else the model's registered task does.
 
 The engine never parses argv; ``tamperscope train`` (:mod:`tamperscope.cli.train`) does, then
@@ -30,6 +31,7 @@ from tamperscope.engine.config import (
     ExperimentConfig,
     LossConfig,
     ModelConfig,
+    MvssConfig,
     OptimConfig,
     PairConfig,
     TrainConfig,
@@ -43,6 +45,7 @@ from tamperscope.engine.errors import TrainingError
 from tamperscope.engine.recipes import (
     DmacRecipe,
     DoaganRecipe,
+    MvssRecipe,
     Recipe,
     get_recipe,
     list_recipes,
@@ -62,6 +65,8 @@ __all__ = [
     "ExperimentConfig",
     "LossConfig",
     "ModelConfig",
+    "MvssConfig",
+    "MvssRecipe",
     "OptimConfig",
     "PairConfig",
     "Recipe",

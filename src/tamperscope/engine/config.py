@@ -1,10 +1,12 @@
 """Typed training configuration: one dataclass per concern, YAML and ``key=value`` overrides.
 
 The top-level key ``recipe`` names the training recipe (:mod:`tamperscope.engine.recipes`):
-``doagan`` for copy-move models, ``dmac`` for probe/donor pair models; left empty, the recipe
+``doagan`` for copy-move models, ``dmac`` for probe/donor pair models, ``mvss`` for
+manipulation localizers; left empty, the recipe
 is the one of the model's registered task. Sections shared by every recipe: ``model``,
 ``data``, ``optim`` and ``train`` (the loop). Each recipe owns its section: ``doagan``
-(discriminator, warm-up, freeze rule) and ``loss`` for DOA-GAN, ``pairs`` for DMAC.
+(discriminator, warm-up, freeze rule) and ``loss`` for DOA-GAN, ``pairs`` for DMAC, ``mvss``
+for MVSS-Net.
 
 Defaults live in the dataclasses below. A YAML file only overrides them, and ``--set
 section.key=value`` strings override both, in that order::
@@ -45,6 +47,7 @@ __all__ = [
     "ExperimentConfig",
     "LossConfig",
     "ModelConfig",
+    "MvssConfig",
     "OptimConfig",
     "PairConfig",
     "TrainConfig",
@@ -294,13 +297,45 @@ class PairConfig:
 
 
 @dataclass
+class MvssConfig:
+    """MVSS-Net's training of manipulation localizers (recipe ``mvss``).
+
+    Chen, Dong, Wang, Wang, "Image Manipulation Detection by Multi-View Multi-Scale
+    Supervision", ICCV 2021 (arXiv:2104.06832): L = alpha L_det + beta L_seg + edge_weight
+    L_edge, L_det the BCE-with-logits of the image logit, L_seg the Dice loss of the
+    manipulated pixels, L_edge the loss of the edge logits against the boundary of the
+    manipulated regions (models built with ``edge_branch=True``). The paper's weights are
+    0.04 (image), 0.16 (mask) and 0.8 (edge). The recipe also reads ``model``, ``data``,
+    ``optim`` (Adam, backbone at ``optim.lr_backbone``, plateau schedule) and ``train``; it
+    ignores ``loss``, ``doagan`` and ``pairs``.
+
+    Attributes:
+        alpha: weight of the image-level BCE L_det.
+        beta: weight of the mask Dice loss L_seg (on every image, pristine ones included).
+        edge_weight: weight of the edge loss L_edge (ignored without an edge branch).
+        edge_loss: ``"dice"`` (the paper) or ``"bce"`` for L_edge.
+        edge_width: width in pixels of the boundary band the edge logits learn (the
+            manipulated region dilated minus eroded by a square of this side); odd, >= 1.
+        dice_smooth: additive smoothing of the Dice losses, > 0.
+    """
+
+    alpha: float = 0.04
+    beta: float = 0.16
+    edge_weight: float = 0.8
+    edge_loss: str = "dice"
+    edge_width: int = 3
+    dice_smooth: float = 1.0
+
+
+@dataclass
 class ExperimentConfig:
     """The whole training configuration: one section per concern, one per recipe.
 
     Attributes:
         recipe: the training recipe (``tamperscope.engine.recipes.list_recipes()``):
-            ``"doagan"`` (copy-move models, :mod:`tamperscope.engine.recipes.doagan`) or
-            ``"dmac"`` (probe/donor pair models, :mod:`tamperscope.engine.recipes.dmac`);
+            ``"doagan"`` (copy-move models, :mod:`tamperscope.engine.recipes.doagan`),
+            ``"dmac"`` (probe/donor pair models, :mod:`tamperscope.engine.recipes.dmac`) or
+            ``"mvss"`` (manipulation localizers, :mod:`tamperscope.engine.recipes.mvss`);
             empty: the recipe of the model's registered task. The run folder's
             ``config.yaml`` records the recipe used.
     """
@@ -312,6 +347,7 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     doagan: DoaganConfig = field(default_factory=DoaganConfig)
     pairs: PairConfig = field(default_factory=PairConfig)
+    mvss: MvssConfig = field(default_factory=MvssConfig)
     recipe: str = ""
 
 
@@ -539,8 +575,8 @@ def load_config(
 
     Args:
         path: YAML file with any subset of the sections ``model``, ``data``, ``loss``,
-            ``optim``, ``train``, ``doagan``, ``pairs`` and the ``recipe`` key; ``None`` for
-            the defaults.
+            ``optim``, ``train``, ``doagan``, ``pairs``, ``mvss`` and the ``recipe`` key;
+            ``None`` for the defaults.
         overrides: ``section.key=value`` strings (see :func:`apply_overrides`).
 
     Raises:

@@ -12,6 +12,7 @@ import torch
 
 __all__ = [
     "COPY_MOVE_CLASSES",
+    "LOCALIZATION_CLASSES",
     "PAIR_CLASSES",
     "UNION_CLASSES",
     "BoxOutput",
@@ -24,6 +25,8 @@ __all__ = [
 COPY_MOVE_CLASSES: tuple[str, ...] = ("pristine", "source", "target")
 #: The one channel of a union (1-class) mask: forged versus pristine (sigmoid).
 UNION_CLASSES: tuple[str, ...] = ("forged",)
+#: The one channel of a manipulation localizer's mask: manipulated versus pristine (sigmoid).
+LOCALIZATION_CLASSES: tuple[str, ...] = ("manipulated",)
 #: Channels of a probe/donor mask (softmax over the channels).
 PAIR_CLASSES: tuple[str, ...] = ("not_shared", "shared")
 
@@ -76,10 +79,15 @@ class LocalizationOutput:
         mask_logits: (B, 1, H, W) float32 logits of "this pixel is manipulated" (sigmoid);
             H, W are the input size.
         score_logit: (B,) float32 image-level logit (manipulated vs authentic).
+        edge_logits: (B, 1, H, W) float32 logits of "this pixel lies on the boundary of a
+            manipulated region" (sigmoid), from models with an edge-supervised branch
+            (e.g. MVSS-Net built with ``edge_branch=True``); ``None`` otherwise. A training
+            signal: inference reads ``mask_logits``.
     """
 
     mask_logits: torch.Tensor
     score_logit: torch.Tensor
+    edge_logits: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
