@@ -48,14 +48,14 @@ def main() -> None:
         if kind == "forward":
             model.eval()
 
-            def run() -> None:
+            def run(image: torch.Tensor = image) -> None:
                 with torch.no_grad():
                     model(image)
 
         else:
             model.train()
 
-            def run() -> None:
+            def run(image: torch.Tensor = image) -> None:
                 out = model(image)
                 loss = out.mask_logits.square().mean() + out.score_logit.square().mean()
                 if out.edge_logits is not None:
