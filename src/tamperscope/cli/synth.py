@@ -68,8 +68,32 @@ def _classes(value: str | None) -> tuple[int, ...] | None:
         ) from None
 
 
-def _run(fn: Callable[..., GenerationSummary], **kwargs: Any) -> None:
+def _same(value: Any) -> Any:
+    return value
+
+
+def _attacks(value: str | None) -> tuple[str, ...]:
+    return _split(value) or ()
+
+
+def _path(value: Path | None) -> str | None:
+    return str(value) if value else None
+
+
+# How command options become generator arguments; the others pass unchanged.
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "instance_classes": _classes,
+    "size": _size,
+    "coco_annotations": _path,
+    "masks_dir": _path,
+    "groups": _split,
+    "attacks": _attacks,
+}
+
+
+def _run(fn: Callable[..., GenerationSummary], **options: Any) -> None:
     try:
+        kwargs = {k: _CONVERT.get(k, _same)(v) for k, v in options.items()}
         summary = fn(progress=True, **kwargs)
     except TamperscopeError as exc:
         typer.echo(f"Error: {exc}", err=True)
@@ -84,17 +108,37 @@ def _run(fn: Callable[..., GenerationSummary], **kwargs: Any) -> None:
             typer.echo(f"  {line}", err=True)
 
 
+# Options shared by several commands (typer reads these without changing them).
+_OUT = typer.Option(..., "--out", help="Output folder (resumed when it holds this config).")
+_GROUPS = typer.Option("Difficult,Normal,Easy", "--groups", help=_GROUPS_HELP)
+_REGIONS = typer.Option(
+    "random", "--regions", help="Region source: random, bsds500, camvid, labels or coco."
+)
+_LABELS_SUFFIX = typer.Option(None, "--labels-suffix", help="Label-map suffix.")
+_INSTANCE_CLASSES = typer.Option(
+    None, "--instance-classes", help="Label ids whose connected components are regions."
+)
+_COCO = typer.Option(None, "--coco-annotations", help="COCO instances JSON (regions coco).")
+_TRANSFORM = typer.Option(
+    "random",
+    "--transform",
+    help="random (DMAC), raw, shift, rotation, scale, luminance, deformation, combination.",
+)
+_BLEND = typer.Option("hard", "--blend", help="hard, feather or poisson.")
+_FEATHER_PX = typer.Option(8, "--feather-px", help="Feather ramp width, pixels.")
+_ATTACKS = typer.Option(None, "--attacks", help=_ATTACKS_HELP)
+_RANDOM_ATTACKS = typer.Option(0.0, "--random-attacks", help=_RANDOM_HELP)
+_MAX_SIDE = typer.Option(None, "--max-side", help="Shrink photos to this longer side.")
+_RESUME = typer.Option(False, "--resume", help="Require an interrupted run to continue.")
+
+
 @app.command("copy-move")
 def copy_move(
     images: str = typer.Option(..., "--images", help=_IMAGES_HELP),
-    out: Path = typer.Option(
-        ..., "--out", help="Output folder (resumed when it holds this config)."
-    ),
+    out: Path = _OUT,
     n: int = typer.Option(..., "-n", "--n", min=1, help="Number of samples."),
     seed: int = typer.Option(0, "--seed", help="Base seed; sample i uses default_rng([seed, i])."),
-    regions: str = typer.Option(
-        "random", "--regions", help="Region source: random, bsds500, camvid, labels or coco."
-    ),
+    regions: str = _REGIONS,
     labels_suffix: str | None = typer.Option(
         None,
         "--labels-suffix",
@@ -105,127 +149,59 @@ def copy_move(
         "--instance-classes",
         help="Label ids whose connected components are regions, e.g. 8,9,10.",
     ),
-    coco_annotations: Path | None = typer.Option(
-        None, "--coco-annotations", help="COCO instances JSON (regions coco)."
-    ),
-    groups: str = typer.Option("Difficult,Normal,Easy", "--groups", help=_GROUPS_HELP),
+    coco_annotations: Path | None = _COCO,
+    groups: str = _GROUPS,
     transform: str = typer.Option(
         "random",
         "--transform",
         help="random (DMAC), shift, rotation, scale, luminance, deformation or combination.",
     ),
-    blend: str = typer.Option("hard", "--blend", help="hard, feather or poisson."),
-    feather_px: int = typer.Option(8, "--feather-px", help="Feather ramp width, pixels."),
-    attacks: str | None = typer.Option(None, "--attacks", help=_ATTACKS_HELP),
-    random_attacks: float = typer.Option(0.0, "--random-attacks", help=_RANDOM_HELP),
+    blend: str = _BLEND,
+    feather_px: int = _FEATHER_PX,
+    attacks: str | None = _ATTACKS,
+    random_attacks: float = _RANDOM_ATTACKS,
     negatives: float = typer.Option(
         0.0, "--negatives", help="Share of pristine samples (label 0, empty mask)."
     ),
-    max_side: int | None = typer.Option(
-        None, "--max-side", help="Shrink photos to this longer side."
-    ),
-    resume: bool = typer.Option(False, "--resume", help="Require an interrupted run to continue."),
+    max_side: int | None = _MAX_SIDE,
+    resume: bool = _RESUME,
 ) -> None:
     """Copy a region within its own image (3-class masks: 0 pristine, 1 source, 2 target)."""
-    try:
-        classes = _classes(instance_classes)
-    except TamperscopeError as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
-    _run(
-        generate_copy_move,
-        out=out,
-        n=n,
-        seed=seed,
-        resume=resume,
-        images=images,
-        regions=regions,
-        labels_suffix=labels_suffix,
-        instance_classes=classes,
-        coco_annotations=str(coco_annotations) if coco_annotations else None,
-        groups=_split(groups),
-        transform=transform,
-        blend=blend,
-        feather_px=feather_px,
-        attacks=_split(attacks) or (),
-        random_attacks=random_attacks,
-        negatives=negatives,
-        max_side=max_side,
-    )
+    _run(generate_copy_move, **locals())
 
 
 @app.command("splice-pairs")
 def splice_pairs(
     images: str = typer.Option(..., "--images", help=_IMAGES_HELP),
-    out: Path = typer.Option(
-        ..., "--out", help="Output folder (resumed when it holds this config)."
-    ),
+    out: Path = _OUT,
     n: int = typer.Option(
         ..., "-n", "--n", min=1, help="Number of pairs (thirds: fg, bg, negative)."
     ),
     seed: int = typer.Option(0, "--seed", help="Base seed."),
-    regions: str = typer.Option(
-        "random", "--regions", help="Region source: random, bsds500, camvid, labels or coco."
-    ),
-    labels_suffix: str | None = typer.Option(None, "--labels-suffix", help="Label-map suffix."),
-    instance_classes: str | None = typer.Option(
-        None, "--instance-classes", help="Label ids whose connected components are regions."
-    ),
-    coco_annotations: Path | None = typer.Option(
-        None, "--coco-annotations", help="COCO instances JSON (regions coco)."
-    ),
-    groups: str = typer.Option("Difficult,Normal,Easy", "--groups", help=_GROUPS_HELP),
-    transform: str = typer.Option(
-        "random",
-        "--transform",
-        help="random (DMAC), raw, shift, rotation, scale, luminance, deformation, combination.",
-    ),
-    blend: str = typer.Option("hard", "--blend", help="hard, feather or poisson."),
-    feather_px: int = typer.Option(8, "--feather-px", help="Feather ramp width, pixels."),
-    attacks: str | None = typer.Option(None, "--attacks", help=_ATTACKS_HELP),
-    random_attacks: float = typer.Option(0.0, "--random-attacks", help=_RANDOM_HELP),
+    regions: str = _REGIONS,
+    labels_suffix: str | None = _LABELS_SUFFIX,
+    instance_classes: str | None = _INSTANCE_CLASSES,
+    coco_annotations: Path | None = _COCO,
+    groups: str = _GROUPS,
+    transform: str = _TRANSFORM,
+    blend: str = _BLEND,
+    feather_px: int = _FEATHER_PX,
+    attacks: str | None = _ATTACKS,
+    random_attacks: float = _RANDOM_ATTACKS,
     size: str | None = typer.Option(
         None, "--size", help="Common working size WIDTHxHEIGHT (default: keep sizes)."
     ),
-    max_side: int | None = typer.Option(
-        None, "--max-side", help="Shrink photos to this longer side."
-    ),
-    resume: bool = typer.Option(False, "--resume", help="Require an interrupted run to continue."),
+    max_side: int | None = _MAX_SIDE,
+    resume: bool = _RESUME,
 ) -> None:
     """Probe/donor pairs in DMAC's thirds (foreground, background, negative); masks 0/255."""
-    try:
-        classes, working = _classes(instance_classes), _size(size)
-    except TamperscopeError as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
-    _run(
-        generate_splice_pairs,
-        out=out,
-        n=n,
-        seed=seed,
-        resume=resume,
-        images=images,
-        regions=regions,
-        labels_suffix=labels_suffix,
-        instance_classes=classes,
-        coco_annotations=str(coco_annotations) if coco_annotations else None,
-        groups=_split(groups),
-        transform=transform,
-        blend=blend,
-        feather_px=feather_px,
-        attacks=_split(attacks) or (),
-        random_attacks=random_attacks,
-        size=working,
-        max_side=max_side,
-    )
+    _run(generate_splice_pairs, **locals())
 
 
 @app.command("splice")
 def splice(
     images: str = typer.Option(..., "--images", help="Host photos: " + _IMAGES_HELP),
-    out: Path = typer.Option(
-        ..., "--out", help="Output folder (resumed when it holds this config)."
-    ),
+    out: Path = _OUT,
     n: int = typer.Option(..., "-n", "--n", min=1, help="Number of samples."),
     seed: int = typer.Option(0, "--seed", help="Base seed; sample i uses default_rng((seed, i))."),
     donors: str | None = typer.Option(
@@ -243,21 +219,13 @@ def splice(
         help="Mask folder of regions instances/masks/mattes (default: masks/ or alpha/ "
         "beside the photos).",
     ),
-    labels_suffix: str | None = typer.Option(None, "--labels-suffix", help="Label-map suffix."),
-    instance_classes: str | None = typer.Option(
-        None, "--instance-classes", help="Label ids whose connected components are regions."
-    ),
-    coco_annotations: Path | None = typer.Option(
-        None, "--coco-annotations", help="COCO instances JSON (regions coco)."
-    ),
-    groups: str = typer.Option("Difficult,Normal,Easy", "--groups", help=_GROUPS_HELP),
-    transform: str = typer.Option(
-        "random",
-        "--transform",
-        help="random (DMAC), raw, shift, rotation, scale, luminance, deformation, combination.",
-    ),
-    blend: str = typer.Option("hard", "--blend", help="hard, feather or poisson."),
-    feather_px: int = typer.Option(8, "--feather-px", help="Feather ramp width, pixels."),
+    labels_suffix: str | None = _LABELS_SUFFIX,
+    instance_classes: str | None = _INSTANCE_CLASSES,
+    coco_annotations: Path | None = _COCO,
+    groups: str = _GROUPS,
+    transform: str = _TRANSFORM,
+    blend: str = _BLEND,
+    feather_px: int = _FEATHER_PX,
     use_mattes: bool = typer.Option(
         True,
         "--use-mattes/--no-use-mattes",
@@ -287,60 +255,22 @@ def splice(
     negatives: float = typer.Option(
         0.0, "--negatives", help="Share of authentic samples (label 0, empty mask)."
     ),
-    attacks: str | None = typer.Option(None, "--attacks", help=_ATTACKS_HELP),
-    random_attacks: float = typer.Option(0.0, "--random-attacks", help=_RANDOM_HELP),
-    max_side: int | None = typer.Option(
-        None, "--max-side", help="Shrink photos to this longer side."
-    ),
-    resume: bool = typer.Option(False, "--resume", help="Require an interrupted run to continue."),
+    attacks: str | None = _ATTACKS,
+    random_attacks: float = _RANDOM_ATTACKS,
+    max_side: int | None = _MAX_SIDE,
+    resume: bool = _RESUME,
 ) -> None:
     """Paste a donor photo's region into a host photo, with JPEG histories (masks 0/255)."""
-    try:
-        classes = _classes(instance_classes)
-    except TamperscopeError as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
-    _run(
-        generate_splice,
-        out=out,
-        n=n,
-        seed=seed,
-        resume=resume,
-        images=images,
-        donors=donors,
-        masks_dir=str(masks_dir) if masks_dir else None,
-        use_mattes=use_mattes,
-        regions=regions,
-        labels_suffix=labels_suffix,
-        instance_classes=classes,
-        coco_annotations=str(coco_annotations) if coco_annotations else None,
-        groups=_split(groups),
-        transform=transform,
-        blend=blend,
-        feather_px=feather_px,
-        colour_match=colour_match,
-        prior_quality=prior_quality,
-        host_prior=host_prior,
-        donor_prior=donor_prior,
-        grid_offsets=grid_offsets,
-        final_format=final_format,
-        final_quality=final_quality,
-        negatives=negatives,
-        attacks=_split(attacks) or (),
-        random_attacks=random_attacks,
-        max_side=max_side,
-    )
+    _run(generate_splice, **locals())
 
 
 @app.command("inpainting")
 def inpainting(
     images: str = typer.Option(..., "--images", help=_IMAGES_HELP),
-    out: Path = typer.Option(
-        ..., "--out", help="Output folder (resumed when it holds this config)."
-    ),
+    out: Path = _OUT,
     n: int = typer.Option(..., "-n", "--n", min=1, help="Number of samples."),
     seed: int = typer.Option(0, "--seed", help="Base seed."),
-    groups: str = typer.Option("Difficult,Normal,Easy", "--groups", help=_GROUPS_HELP),
+    groups: str = _GROUPS,
     mask_type: str = typer.Option("mixed", "--mask-type", help="rect, free-form or mixed."),
     inpainter: str = typer.Option(
         "telea", "--inpainter", help="OpenCV method: telea, ns, or both (one per sample)."
@@ -349,27 +279,10 @@ def inpainting(
     negatives: float = typer.Option(
         0.0, "--negatives", help="Share of untouched samples (label 0, bbox null)."
     ),
-    attacks: str | None = typer.Option(None, "--attacks", help=_ATTACKS_HELP),
-    random_attacks: float = typer.Option(0.0, "--random-attacks", help=_RANDOM_HELP),
-    max_side: int | None = typer.Option(
-        None, "--max-side", help="Shrink photos to this longer side."
-    ),
-    resume: bool = typer.Option(False, "--resume", help="Require an interrupted run to continue."),
+    attacks: str | None = _ATTACKS,
+    random_attacks: float = _RANDOM_ATTACKS,
+    max_side: int | None = _MAX_SIDE,
+    resume: bool = _RESUME,
 ) -> None:
     """Fill rectangular or free-form areas with OpenCV inpainting (masks 0/255, bbox)."""
-    _run(
-        generate_inpainting,
-        out=out,
-        n=n,
-        seed=seed,
-        resume=resume,
-        images=images,
-        groups=_split(groups),
-        mask_type=mask_type,
-        inpainter=inpainter,
-        radius=radius,
-        negatives=negatives,
-        attacks=_split(attacks) or (),
-        random_attacks=random_attacks,
-        max_side=max_side,
-    )
+    _run(generate_inpainting, **locals())
