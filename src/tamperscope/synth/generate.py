@@ -24,7 +24,6 @@ from tamperscope.synth.attacks import (
     Attack,
     apply_attacks,
     parse_attacks,
-    resize_image,
     sample_attacks,
 )
 from tamperscope.synth.copy_move import PlacementError, make_copy_move
@@ -43,6 +42,7 @@ from tamperscope.synth.options import (
     make_options,
     run_config,
 )
+from tamperscope.synth.records import attack_sample, image_record
 from tamperscope.synth.regions import (
     RegionSource,
     SourcePhoto,
@@ -100,6 +100,17 @@ class PhotoContext:
             self._cache.popitem(last=False)
         return photo
 
+    def first_photo(self, index: int) -> tuple[int, SourcePhoto]:
+        """The first readable entry of :meth:`photos` for sample ``index``.
+
+        Raises:
+            GenerationError: none of the photos tried could be read.
+        """
+        found = next(self.photos(index), None)
+        if found is None:
+            raise no_photo_error(index, self)
+        return found
+
     def photos(self, start: int) -> Iterator[tuple[int, SourcePhoto]]:
         """Photos for sample ``start``: entry ``start`` of the order, then the next ones."""
         count = len(self.order)
@@ -148,16 +159,23 @@ def blend_record(options: CommonOptions) -> dict[str, Any]:
     return record
 
 
-def open_source(options: CommonOptions, size: tuple[int, int] | None = None) -> RegionSource:
-    """The region source the options name (photos of ``options.images``)."""
+def open_source(
+    options: CommonOptions,
+    size: tuple[int, int] | None = None,
+    *,
+    images: str | Path | None = None,
+    masks_dir: str | Path | None = None,
+) -> RegionSource:
+    """The region source the options name (photos of ``images``, or ``options.images``)."""
     return open_region_source(
-        options.images,
+        images or options.images,
         options.regions,
         labels_suffix=options.labels_suffix,
         instance_classes=options.instance_classes,
         coco_annotations=options.coco_annotations,
         max_side=options.max_side,
         size=size,
+        masks_dir=masks_dir,
     )
 
 
@@ -276,22 +294,11 @@ def generate_copy_move(
 
     def render(index: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         rng = np.random.default_rng([seed, index])
-        name = f"{index:06d}"
         attacks = attacks_for(opts, rng)
-        record: dict[str, Any] = {
-            "index": index,
-            "name": name,
-            "kind": "copy-move",
-            "seed": seed,
-            "image": f"images/{name}.png",
-            "mask": f"masks/{name}.png",
-            "original": f"originals/{name}.png",
-        }
+        record = image_record(index, "copy-move", seed)
         params: dict[str, Any]
         if is_negative(index, opts.negatives):
-            photo = next((p for _, p in ctx.photos(index)), None)
-            if photo is None:
-                raise no_photo_error(index, ctx)
+            photo = ctx.first_photo(index)[1]
             forged, original = photo.image, photo.image
             mask = np.zeros(photo.image.shape[:2], np.uint8)
             label, group_name, fraction, params = 0, None, 0.0, {}
@@ -317,9 +324,7 @@ def generate_copy_move(
             params["blend"] = blend_record(opts)
             if group is not drawn:
                 params["group_drawn"] = drawn.name
-        forged, (mask,) = apply_attacks(forged, attacks, rng, masks=[mask])
-        original = resize_image(original, forged.shape[:2])
-        params["attacks"] = [a.spec for a in attacks]
+        forged, mask, original = attack_sample(forged, mask, original, attacks, rng, params)
         record.update(
             label=label,
             mask_kind="three_class",
@@ -403,9 +408,7 @@ def generate_splice_pairs(
         if role == 2:
             rng = np.random.default_rng([seed, index])
             attacks = attacks_for(opts, rng)
-            first = next(ctx.photos(index), None)
-            if first is None:
-                raise no_photo_error(index, ctx)
+            first = ctx.first_photo(index)
             other = ctx.other_photo(rng, first[0])
             if other is None:
                 raise no_photo_error(index, ctx)
@@ -528,12 +531,8 @@ def generate_inpainting(
 
     def render(index: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         rng = np.random.default_rng([seed, index])
-        name = f"{index:06d}"
         attacks = attacks_for(opts, rng)
-        found = next(ctx.photos(index), None)
-        if found is None:
-            raise no_photo_error(index, ctx)
-        photo = found[1]
+        photo = ctx.first_photo(index)[1]
         params: dict[str, Any] = {}
         if is_negative(index, opts.negatives):
             image, original = photo.image, photo.image
@@ -550,18 +549,10 @@ def generate_inpainting(
             label, group_name, used = 1, group.name, chosen.name
             fraction = area_fraction(mask)
             params = {"mask_type": mask_kind, "radius": opts.radius}
-        image, (mask,) = apply_attacks(image, attacks, rng, masks=[mask])
-        original = resize_image(original, image.shape[:2])
+        image, mask, original = attack_sample(image, mask, original, attacks, rng, params)
         box = bounding_box(mask) if label else None
-        params["attacks"] = [a.spec for a in attacks]
         record: dict[str, Any] = {
-            "index": index,
-            "name": name,
-            "kind": "inpainting",
-            "seed": seed,
-            "image": f"images/{name}.png",
-            "mask": f"masks/{name}.png",
-            "original": f"originals/{name}.png",
+            **image_record(index, "inpainting", seed),
             "label": label,
             "mask_kind": "binary",
             "bbox": list(box) if box is not None else None,

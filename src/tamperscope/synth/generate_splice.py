@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from tamperscope.synth.attacks import apply_attacks, resize_image
 from tamperscope.synth.copy_move import PlacementError
 from tamperscope.synth.generate import (
     REGION_TRIES,
@@ -29,11 +28,12 @@ from tamperscope.synth.generate import (
     blend_record,
     first_fitting_group,
     group_failure,
-    no_photo_error,
+    open_source,
 )
 from tamperscope.synth.geometry import bounding_box
 from tamperscope.synth.options import SpliceImageOptions, make_options, run_config
-from tamperscope.synth.regions import RegionSource, SourcePhoto, open_region_source
+from tamperscope.synth.records import attack_sample, image_record
+from tamperscope.synth.regions import SourcePhoto, open_region_source
 from tamperscope.synth.sampling import AreaGroup, is_negative, sample_group
 from tamperscope.synth.splicing import (
     JPEG_BLOCK,
@@ -89,18 +89,6 @@ def _donor_grid_phase(
     return [(result.xy[1] - box_y) % JPEG_BLOCK, (result.xy[0] - box_x) % JPEG_BLOCK]
 
 
-def _donor_source(opts: SpliceImageOptions) -> RegionSource:
-    return open_region_source(
-        opts.donors or opts.images,
-        opts.regions,
-        labels_suffix=opts.labels_suffix,
-        instance_classes=opts.instance_classes,
-        coco_annotations=opts.coco_annotations,
-        max_side=opts.max_side,
-        masks_dir=opts.masks_dir,
-    )
-
-
 def generate_splice(
     out: str | Path,
     n: int,
@@ -148,13 +136,15 @@ def generate_splice(
     opts: SpliceImageOptions = make_options(SpliceImageOptions, options, overrides)
     summary = GenerationSummary(Path(out), n)
     if opts.donors is None:
-        hosts = donors = PhotoContext(_donor_source(opts), seed, opts.max_image_tries, summary)
+        donor_source = open_source(opts, images=opts.donors, masks_dir=opts.masks_dir)
+        hosts = donors = PhotoContext(donor_source, seed, opts.max_image_tries, summary)
         if len(hosts.order) < 2:
             raise GenerationError("splicing a pool into itself needs at least two photos")
     else:
         host_source = open_region_source(opts.images, "random", max_side=opts.max_side)
         hosts = PhotoContext(host_source, seed, opts.max_image_tries, summary)
-        donors = PhotoContext(_donor_source(opts), seed, opts.max_image_tries, summary)
+        donor_source = open_source(opts, images=opts.donors, masks_dir=opts.masks_dir)
+        donors = PhotoContext(donor_source, seed, opts.max_image_tries, summary)
     shared_pool = donors is hosts
 
     def pick_donor(
@@ -200,7 +190,6 @@ def generate_splice(
 
     def render(index: int) -> tuple[dict[str, np.ndarray | bytes], dict[str, Any]]:
         rng = np.random.default_rng([seed, index])
-        name = f"{index:06d}"
         d = _draws(opts, rng)
         attacks = attacks_for(opts, rng)
         suffix = "jpg" if opts.final_format == "jpeg" else "png"
@@ -211,10 +200,7 @@ def generate_splice(
         }
         donor_key: str | None = None
         if is_negative(index, opts.negatives):
-            found = next(hosts.photos(index), None)
-            if found is None:
-                raise no_photo_error(index, hosts)
-            photo = found[1]
+            photo = hosts.first_photo(index)[1]
             original = prior_compression(photo.image, d.host_jpeg)
             image, mask = original, np.zeros(original.shape[:2], np.uint8)
             label, group_name, fraction = 0, None, 0.0
@@ -255,20 +241,12 @@ def generate_splice(
             )
             if group is not drawn:
                 params["group_drawn"] = drawn.name
-        image, (mask,) = apply_attacks(image, attacks, rng, masks=[mask])
-        original = resize_image(original, image.shape[:2])
+        image, mask, original = attack_sample(image, mask, original, attacks, rng, params)
         box = bounding_box(mask)
-        params["attacks"] = [a.spec for a in attacks]
         final_quality = d.final_quality if opts.final_format == "jpeg" else None
         params["final"] = {"format": opts.final_format, "quality": final_quality}
         record: dict[str, Any] = {
-            "index": index,
-            "name": name,
-            "kind": KIND,
-            "seed": seed,
-            "image": f"images/{name}.{suffix}",
-            "mask": f"masks/{name}.png",
-            "original": f"originals/{name}.png",
+            **image_record(index, KIND, seed, suffix),
             "label": label,
             "mask_kind": "binary",
             "bbox": list(box) if label and box is not None else None,
