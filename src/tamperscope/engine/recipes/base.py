@@ -22,8 +22,10 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from tamperscope.data.base import ForgeryDataset
 from tamperscope.engine.checkpoints import Checkpoint
 from tamperscope.engine.config import ConfigError, ExperimentConfig, ModelConfig
+from tamperscope.engine.data import ForgerySubset, TrainingDataset, open_image_sets, resolve_sets
 from tamperscope.engine.distributed import DistributedContext, unwrap_model
 from tamperscope.engine.errors import TrainingError
 from tamperscope.errors import TamperscopeError
@@ -35,6 +37,7 @@ __all__ = [
     "Adversary",
     "EpochDataset",
     "Recipe",
+    "build_image_data",
     "build_trained_model",
     "finite_or_none",
     "get_recipe",
@@ -319,6 +322,64 @@ def build_trained_model(
     if not cfg.bn_track_running_stats:
         disable_bn_running_stats(model)
     return model, dict(model.config)
+
+
+def build_image_data(
+    config: ExperimentConfig,
+    train_set: ForgeryDataset | None,
+    val_set: ForgeryDataset | None,
+    *,
+    synth_command: str,
+    **dataset_kwargs: Any,
+) -> tuple[TrainingDataset, TrainingDataset | None]:
+    """Training and validation tensors of single-image readers.
+
+    The sets are the given ones or those of ``config.data``
+    (:func:`~tamperscope.engine.data.resolve_sets`); the training tensors get the configured
+    flips and attacks, the validation ones none.
+
+    Args:
+        config: the experiment config (``data`` and ``train.seed`` are read).
+        train_set: a training reader, or None for the configured folders.
+        val_set: a validation reader, or None for the configured split.
+        synth_command: the ``tamperscope synth`` command named when no data is configured.
+        **dataset_kwargs: further :class:`~tamperscope.engine.data.TrainingDataset`
+            arguments of both sets (``num_classes``, ``signed_distance``).
+
+    Returns:
+        ``(train_data, val_data)``; ``val_data`` is None without a validation set.
+
+    Raises:
+        TrainingError: no training data, or a reader of image pairs.
+        DatasetError: a folder cannot be read.
+    """
+    cfg_d = config.data
+    train_set, val_set = resolve_sets(
+        cfg_d,
+        config.train.seed,
+        train_set,
+        val_set,
+        open_sets=open_image_sets,
+        subset=ForgerySubset,
+        synth_command=synth_command,
+    )
+    common: dict[str, Any] = {
+        "size": cfg_d.image_size,
+        "resize_mode": cfg_d.resize_mode,
+        "seed": config.train.seed,
+        **dataset_kwargs,
+    }
+    train_data = TrainingDataset(
+        train_set,
+        train=True,
+        hflip=cfg_d.hflip,
+        vflip=cfg_d.vflip,
+        attacks=cfg_d.attacks,
+        attack_prob=cfg_d.attack_prob,
+        **common,
+    )
+    val_data = TrainingDataset(val_set, train=False, **common) if val_set is not None else None
+    return train_data, val_data
 
 
 def finite_or_none(value: float | None) -> float | None:

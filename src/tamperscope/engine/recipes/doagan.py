@@ -38,17 +38,13 @@ from torch import nn
 from tamperscope.data.base import ForgeryDataset
 from tamperscope.engine.checkpoints import Checkpoint
 from tamperscope.engine.config import ConfigError, ExperimentConfig
-from tamperscope.engine.data import (
-    ForgerySubset,
-    TrainingDataset,
-    open_image_sets,
-    resolve_sets,
-)
+from tamperscope.engine.data import TrainingDataset
 from tamperscope.engine.distributed import all_reduce_mean
 from tamperscope.engine.errors import TrainingError
 from tamperscope.engine.recipes.base import (
     Adversary,
     Recipe,
+    build_image_data,
     build_trained_model,
     finite_or_none,
     register_recipe,
@@ -142,35 +138,16 @@ class DoaganRecipe(Recipe):
             TrainingError: no training data, or a reader of image pairs.
             DatasetError: a folder cannot be read, or binary masks for a 3-class model.
         """
-        cfg_d = self.config.data
-        train_set, val_set = resolve_sets(
-            cfg_d,
-            self.config.train.seed,
-            train_set,
-            val_set,
-            open_sets=open_image_sets,
-            subset=ForgerySubset,
-            synth_command=self.synth_command,
-        )
         num_classes = int(self.config.model.kwargs.get("num_classes", 3))
         need_sdm = any(t.get("name") == "boundary" for t in self.config.loss.localization)
-        common: dict[str, Any] = {
-            "size": cfg_d.image_size,
-            "resize_mode": cfg_d.resize_mode,
-            "num_classes": num_classes,
-            "signed_distance": need_sdm,
-            "seed": self.config.train.seed,
-        }
-        self.train_data = TrainingDataset(
+        self.train_data, val_data = build_image_data(
+            self.config,
             train_set,
-            train=True,
-            hflip=cfg_d.hflip,
-            vflip=cfg_d.vflip,
-            attacks=cfg_d.attacks,
-            attack_prob=cfg_d.attack_prob,
-            **common,
+            val_set,
+            synth_command=self.synth_command,
+            num_classes=num_classes,
+            signed_distance=need_sdm,
         )
-        val_data = TrainingDataset(val_set, train=False, **common) if val_set is not None else None
         return self.train_data, val_data
 
     def build_networks(self, *, initialise: bool) -> None:
