@@ -44,6 +44,7 @@ from tamperscope.models.backbones import create_backbone
 from tamperscope.models.base import TamperModel, check_tensor
 from tamperscope.models.layers.aspp import ASPP
 from tamperscope.models.layers.attention import DualOrderAttention, co_occurrence_attention
+from tamperscope.models.layers.init import init_head_weights
 from tamperscope.models.outputs import COPY_MOVE_CLASSES, UNION_CLASSES, CopyMoveOutput
 from tamperscope.registry import Task, register_model
 
@@ -185,7 +186,7 @@ class DOAGAN(TamperModel):
             nn.Conv2d(head_channels, num_classes, 1),
         )
         for head in (self.attention.first_order, self.aspp, self.detection, self.localization):
-            head.apply(_init_weights)
+            head.apply(init_head_weights)
 
     def get_backbone(self) -> nn.Module:
         """The feature extractor (VGG19 or EfficientNet-Lite0, strides 2, 4 and 8)."""
@@ -245,17 +246,6 @@ class DOAGAN(TamperModel):
             mask_logits, size=(h * STRIDE, w * STRIDE), mode="bilinear", align_corners=False
         )[..., :height, :width]
         return CopyMoveOutput(mask_logits=mask_logits, score_logit=score_logit)
-
-
-def _init_weights(module: nn.Module) -> None:
-    # Kaiming-normal convolutions as in the reference implementation.
-    if isinstance(module, nn.Conv2d):
-        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
 
 
 @register_model("doagan-vgg19", task=Task.COPY_MOVE)

@@ -41,6 +41,7 @@ no dilation); the input is not resized to 512 x 512: any H, W works.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -51,6 +52,7 @@ from tamperscope.models.backbones import efficientnet_lite0_features
 from tamperscope.models.base import TamperModel, check_tensor
 from tamperscope.models.layers.bayar import BayarConv2d
 from tamperscope.models.layers.fpn import FPNDecoder
+from tamperscope.models.layers.init import init_head_weights
 from tamperscope.models.layers.ppm import PyramidPooling
 from tamperscope.models.outputs import LOCALIZATION_CLASSES, LocalizationOutput
 from tamperscope.registry import Task, register_model
@@ -376,7 +378,7 @@ class MVSS(TamperModel):
         if self.edge is not None:
             heads.append(self.edge)
         for head in heads:
-            head.apply(_init_weights)
+            head.apply(partial(init_head_weights, skip_frozen=True))
 
     def get_backbone(self) -> nn.Module:
         """The pretrained extractors of both streams (``ModuleDict``: ``rgb``, ``noise``)."""
@@ -429,17 +431,6 @@ class MVSS(TamperModel):
         return LocalizationOutput(
             mask_logits=mask_logits, score_logit=score_logit, edge_logits=edge_logits
         )
-
-
-def _init_weights(module: nn.Module) -> None:
-    # Kaiming-normal convolutions of the heads; the backbones keep their own initialisation.
-    if isinstance(module, nn.Conv2d) and module.weight.requires_grad:
-        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
 
 
 @register_model("mvss-resnet50", task=Task.LOCALIZATION)
