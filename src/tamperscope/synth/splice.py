@@ -15,6 +15,7 @@ DOI 10.1109/TIFS.2019.2902826):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,12 @@ import numpy as np
 
 from tamperscope.synth.blending import check_blend, paste
 from tamperscope.synth.copy_move import PlacementError
-from tamperscope.synth.geometry import bounding_box, sample_placement, warp_region
+from tamperscope.synth.geometry import (
+    WarpedRegion,
+    bounding_box,
+    sample_placement,
+    warp_region,
+)
 from tamperscope.synth.regions import area_fraction
 from tamperscope.synth.sampling import TransformParams, sample_transform
 
@@ -113,6 +119,52 @@ def negative_pair(probe: np.ndarray, donor: np.ndarray) -> SplicePair:
     )
 
 
+def warped_donor_regions(
+    rng: np.random.Generator,
+    donor: np.ndarray,
+    source: np.ndarray,
+    transform: str,
+    area_range: tuple[float, float] | None,
+    donor_fraction: float,
+    to_target: float,
+    max_tries: int,
+) -> Iterator[tuple[TransformParams, WarpedRegion]]:
+    """Transformations of a donor region for pasting into another image, with the warped
+    region.
+
+    Draws up to ``max_tries * 20`` transformations with ``rng``; one whose predicted area
+    in the target (``donor_fraction * area_factor * to_target``) misses ``area_range`` by
+    more than 10 % is skipped without counting, and at most ``max_tries`` are warped.
+    Transformations that leave nothing of the region are skipped.
+
+    Args:
+        rng: the sample's generator.
+        donor: (H, W, 3) uint8 donor image.
+        source: (H, W) uint8 in {0, 1}, the donor region.
+        transform: one of :data:`~tamperscope.synth.sampling.TRANSFORM_FAMILIES`.
+        area_range: (low, high) area fraction wanted in the target; None for any.
+        donor_fraction: the region's area fraction in the donor.
+        to_target: donor pixel count over target pixel count.
+        max_tries: warped attempts.
+
+    Yields:
+        ``(params, warped)``: the transformation and the region it gives.
+    """
+    attempts = 0
+    for _ in range(max_tries * 20):
+        params = sample_transform(rng, transform)
+        if area_range is not None:
+            predicted = donor_fraction * params.area_factor * to_target
+            if not area_range[0] * 0.9 <= predicted <= area_range[1] * 1.1:
+                continue
+        attempts += 1
+        if attempts > max_tries:
+            return
+        warped = warp_region(donor, source, params)
+        if warped is not None:
+            yield params, warped
+
+
 def make_splice_pair(
     donor: np.ndarray,
     donor_region: np.ndarray,
@@ -168,19 +220,9 @@ def make_splice_pair(
         raise ValueError(f"donor area fraction {donor_fraction:.4f} is outside {area_range}")
     shape = probe_image.shape[:2]
     scale_to_probe = (donor.shape[0] * donor.shape[1]) / (shape[0] * shape[1])
-    attempts = 0
-    for _ in range(max_tries * 20):
-        params = sample_transform(rng, transform)
-        if area_range is not None:
-            predicted = donor_fraction * params.area_factor * scale_to_probe
-            if not area_range[0] * 0.9 <= predicted <= area_range[1] * 1.1:
-                continue
-        attempts += 1
-        if attempts > max_tries:
-            break
-        warped = warp_region(donor, source, params)
-        if warped is None:
-            continue
+    for params, warped in warped_donor_regions(
+        rng, donor, source, transform, area_range, donor_fraction, scale_to_probe, max_tries
+    ):
         probe_fraction = float(warped.mask.sum()) / (shape[0] * shape[1])
         if area_range is not None and not area_range[0] <= probe_fraction <= area_range[1]:
             continue

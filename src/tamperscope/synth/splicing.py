@@ -33,7 +33,8 @@ from tamperscope.synth.blending import check_blend, paste
 from tamperscope.synth.copy_move import PlacementError
 from tamperscope.synth.geometry import bounding_box, sample_placement, warp_region
 from tamperscope.synth.regions import area_fraction
-from tamperscope.synth.sampling import TransformParams, sample_transform
+from tamperscope.synth.sampling import TransformParams
+from tamperscope.synth.splice import warped_donor_regions
 
 #: JPEG block size, pixels.
 JPEG_BLOCK = 8
@@ -329,19 +330,9 @@ def make_splice(
     donor_fraction = area_fraction(source)
     shape = host.shape[:2]
     to_host = (donor.shape[0] * donor.shape[1]) / (shape[0] * shape[1])
-    attempts = 0
-    for _ in range(max_tries * 20):
-        params = sample_transform(rng, transform)
-        if area_range is not None:
-            predicted = donor_fraction * params.area_factor * to_host
-            if not area_range[0] * 0.9 <= predicted <= area_range[1] * 1.1:
-                continue
-        attempts += 1
-        if attempts > max_tries:
-            break
-        warped = warp_region(donor, source, params)
-        if warped is None:
-            continue
+    for params, warped in warped_donor_regions(
+        rng, donor, source, transform, area_range, donor_fraction, to_host, max_tries
+    ):
         xy = sample_placement(rng, warped.mask, shape, shift=params.shift, anchor=warped.anchor)
         if xy is None:
             continue
