@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _synth_helpers import file_tree, manifest_lines, write_photos
 from typer.testing import CliRunner
 
 from tamperscope.cli import app
@@ -22,27 +23,8 @@ from tamperscope.synth import (
 from tamperscope.synth.attacks import AttackSpecError
 
 
-def _photos(folder: Path, count: int = 4, seed: int = 7) -> Path:
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    yy, xx = np.mgrid[0:72, 0:96]
-    for i in range(count):
-        base = np.stack([xx * (i + 2), yy * 3, xx + yy * i], axis=2) % 256
-        img = np.clip(base + rng.integers(0, 30, (72, 96, 3)), 0, 255).astype(np.uint8)
-        write_image(folder / f"photo{i}.png", img)
-    return folder
-
-
-def _lines(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
-
-
-def _tree(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-
-
 def test_copy_move_set_layout_and_masks(tmp_path):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     out = tmp_path / "cm"
     summary = generate_copy_move(
         out, n=6, seed=3, images=str(photos), negatives=0.34, groups="Difficult,Normal"
@@ -50,7 +32,7 @@ def test_copy_move_set_layout_and_masks(tmp_path):
     assert summary.written == 6
     config = json.loads((out / "config.json").read_text())
     assert config["kind"] == "copy-move" and config["seed"] == 3 and config["n"] == 6
-    records = _lines(out)
+    records = manifest_lines(out)
     assert [r["index"] for r in records] == list(range(6))
     assert sum(r["label"] == 0 for r in records) == 2
     for r in records:
@@ -71,12 +53,12 @@ def test_copy_move_set_layout_and_masks(tmp_path):
 
 
 def test_same_seed_same_bytes_different_seed_differs(tmp_path):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     kwargs = {"images": str(photos), "random_attacks": 0.5}
     generate_copy_move(tmp_path / "a", n=4, seed=11, **kwargs)
     generate_copy_move(tmp_path / "b", n=4, seed=11, **kwargs)
     generate_copy_move(tmp_path / "c", n=4, seed=12, **kwargs)
-    a, b, c = _tree(tmp_path / "a"), _tree(tmp_path / "b"), _tree(tmp_path / "c")
+    a, b, c = file_tree(tmp_path / "a"), file_tree(tmp_path / "b"), file_tree(tmp_path / "c")
     assert a == b
     assert {k: v for k, v in a.items() if k.startswith("images/")} != {
         k: v for k, v in c.items() if k.startswith("images/")
@@ -84,7 +66,7 @@ def test_same_seed_same_bytes_different_seed_differs(tmp_path):
 
 
 def test_sample_depends_only_on_seed_and_index(tmp_path):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     generate_copy_move(tmp_path / "short", n=2, seed=5, images=str(photos))
     generate_copy_move(tmp_path / "long", n=4, seed=5, images=str(photos))
     for name in ("images/000000.png", "images/000001.png", "masks/000001.png"):
@@ -97,7 +79,7 @@ class _Stop(Exception):
 
 @pytest.mark.parametrize("kind", ["copy-move", "splice-pair", "inpainting"])
 def test_resume_after_interruption_matches_full_run(tmp_path, kind):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     generate = {
         "copy-move": generate_copy_move,
         "splice-pair": generate_splice_pairs,
@@ -113,7 +95,7 @@ def test_resume_after_interruption_matches_full_run(tmp_path, kind):
     out = tmp_path / "part"
     with pytest.raises(_Stop):
         generate(out, n=n, seed=2, images=str(photos), on_sample=stop_after_three)
-    assert len(_lines(out)) == 3
+    assert len(manifest_lines(out)) == 3
     # A stray, half-finished file of sample 3 and a torn manifest line.
     folder = "probes" if kind == "splice-pair" else "images"
     (out / folder / "000003.png").write_bytes(b"garbage")
@@ -121,13 +103,13 @@ def test_resume_after_interruption_matches_full_run(tmp_path, kind):
         fh.write('{"index": 3, "na')
     summary = generate(out, n=n, seed=2, images=str(photos), resume=True)
     assert summary.skipped == 3 and summary.written == 3
-    records = _lines(out)
+    records = manifest_lines(out)
     assert [r["index"] for r in records] == list(range(n))
-    assert _tree(out) == _tree(tmp_path / "full")
+    assert file_tree(out) == file_tree(tmp_path / "full")
 
 
 def test_refuses_other_config_and_bad_folders(tmp_path):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     out = tmp_path / "cm"
     generate_copy_move(out, n=2, seed=1, images=str(photos))
     with pytest.raises(GenerationError, match=r"different config \(seed: 1 in the folder, 2 now"):
@@ -153,20 +135,20 @@ def test_refuses_other_config_and_bad_folders(tmp_path):
 
 
 def test_unreadable_photo_is_skipped_and_reported(tmp_path, caplog):
-    photos = _photos(tmp_path / "photos", count=3)
+    photos = write_photos(tmp_path / "photos", count=3)
     (photos / "broken.png").write_bytes(b"not a png")
     summary = generate_copy_move(tmp_path / "cm", n=4, seed=0, images=str(photos))
     assert summary.written == 4
     assert any("broken.png" in line for line in summary.bad_images)
     assert "broken.png" in caplog.text
-    assert all("broken" not in r["source_image"] for r in _lines(tmp_path / "cm"))
+    assert all("broken" not in r["source_image"] for r in manifest_lines(tmp_path / "cm"))
 
 
 def test_splice_thirds_and_masks(tmp_path):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     out = tmp_path / "sp"
     generate_splice_pairs(out, n=6, seed=4, images=str(photos), size=(80, 64), attacks="jpeg:90")
-    records = _lines(out)
+    records = manifest_lines(out)
     assert [r["pair_type"] for r in records] == ["foreground", "background", "negative"] * 2
     assert [r["label"] for r in records] == [1, 1, 0] * 2
     for fg, bg in ((records[0], records[1]), (records[3], records[4])):
@@ -188,12 +170,12 @@ def test_splice_thirds_and_masks(tmp_path):
 
 @pytest.mark.parametrize("family", ["raw", "rotation", "scale", "luminance", "combination"])
 def test_splice_forced_transform(tmp_path, family):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     out = tmp_path / family
     generate_splice_pairs(
         out, n=1, seed=0, images=str(photos), transform=family, groups="Difficult"
     )
-    (record,) = _lines(out)
+    (record,) = manifest_lines(out)
     applied = record["params"]["transform"]["applied"]
     if family == "combination":
         assert len(applied) >= 3
@@ -202,12 +184,12 @@ def test_splice_forced_transform(tmp_path, family):
 
 
 def test_inpainting_set_bbox_and_negatives(tmp_path):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     out = tmp_path / "inp"
     generate_inpainting(
         out, n=6, seed=1, images=str(photos), negatives=0.5, inpainter="both", attacks="resize:0.5"
     )
-    records = _lines(out)
+    records = manifest_lines(out)
     assert sum(r["label"] == 0 for r in records) == 3
     for r in records:
         mask = read_mask(out / r["mask"])
@@ -224,7 +206,7 @@ def test_inpainting_set_bbox_and_negatives(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools and NumPy 2
 def test_coco_regions(tmp_path):
-    photos = _photos(tmp_path / "coco_images", count=2)
+    photos = write_photos(tmp_path / "coco_images", count=2)
     ann = {
         "images": [
             {"id": i + 1, "file_name": f"photo{i}.png", "height": 72, "width": 96} for i in range(2)
@@ -263,7 +245,7 @@ def test_coco_regions(tmp_path):
         coco_annotations=str(ann_file),
         groups="Difficult",
     )
-    for r in _lines(out):
+    for r in manifest_lines(out):
         source = read_mask(out / r["mask"]) == 1
         ys, xs = np.nonzero(source)
         if r["source_image"].endswith("photo0.png"):
@@ -277,7 +259,7 @@ def test_coco_regions(tmp_path):
 
 
 def test_label_map_regions(tmp_path):
-    photos = _photos(tmp_path / "photos", count=2)
+    photos = write_photos(tmp_path / "photos", count=2)
     labels = np.ones((72, 96), np.uint8)
     labels[10:30, 10:40] = 8  # one car instance
     labels[40:60, 50:70] = 8  # another
@@ -286,7 +268,7 @@ def test_label_map_regions(tmp_path):
     out = tmp_path / "cm"
     generate_copy_move(out, n=2, seed=0, images=str(photos), regions="camvid", groups="Difficult")
     cars = [(10, 30, 10, 40), (40, 60, 50, 70)]
-    for r in _lines(out):
+    for r in manifest_lines(out):
         source = read_mask(out / r["mask"]) == 1
         ys, xs = np.nonzero(source)
         assert (ys.min(), ys.max() + 1, xs.min(), xs.max() + 1) in cars
@@ -297,7 +279,7 @@ def test_label_map_regions(tmp_path):
 
 def test_group_without_regions_falls_back_to_another_requested_group(tmp_path):
     """Cars of 8.7 % and 5.8 % of the frame: only Difficult exists; drawn Easy falls back."""
-    photos = _photos(tmp_path / "photos", count=2)
+    photos = write_photos(tmp_path / "photos", count=2)
     labels = np.ones((72, 96), np.uint8)
     labels[10:30, 10:40] = 8
     labels[40:60, 50:70] = 8
@@ -307,7 +289,7 @@ def test_group_without_regions_falls_back_to_another_requested_group(tmp_path):
     generate_copy_move(
         out, n=8, seed=0, images=str(photos), regions="camvid", groups="Difficult,Easy"
     )
-    records = _lines(out)
+    records = manifest_lines(out)
     assert len(records) == 8
     assert all(r["group"] == "Difficult" for r in records)
     drawn = [r["params"].get("group_drawn") for r in records]
@@ -321,7 +303,7 @@ def test_group_without_regions_falls_back_to_another_requested_group(tmp_path):
     generate_splice_pairs(
         sp, n=12, seed=0, images=str(photos), regions="camvid", groups="Difficult,Easy"
     )
-    forged = [r for r in _lines(sp) if r["label"] == 1]
+    forged = [r for r in manifest_lines(sp) if r["label"] == 1]
     assert len(forged) == 8 and all(r["group"] == "Difficult" for r in forged)
     assert {r["params"].get("group_drawn") for r in forged} == {None, "Easy"}
     with pytest.raises(GenerationError, match="no Easy region"):
@@ -332,7 +314,7 @@ def test_group_without_regions_falls_back_to_another_requested_group(tmp_path):
 
 def test_cli_generates_and_reports_errors(tmp_path):
     runner = CliRunner()
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     out = tmp_path / "cli"
     result = runner.invoke(
         app,
@@ -355,7 +337,7 @@ def test_cli_generates_and_reports_errors(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "2 samples written" in result.output
-    records = _lines(out)
+    records = manifest_lines(out)
     assert records[0]["params"]["attacks"] == ["jpeg:80", "blur:1"]
     bad = runner.invoke(
         app,
@@ -422,7 +404,7 @@ def test_cli_generates_and_reports_errors(tmp_path):
         ],
     )
     assert ok.exit_code == 0, ok.output
-    assert len(_lines(tmp_path / "e")) == 3
+    assert len(manifest_lines(tmp_path / "e")) == 3
 
 
 @pytest.mark.realdata
@@ -441,7 +423,7 @@ def test_realdata_label_maps(tmp_path, shared_data, dataset):
         max_tries=10,
         max_image_tries=10,
     )
-    for r in _lines(out):
+    for r in manifest_lines(out):
         mask = read_mask(out / r["mask"])
         source, target = mask == 1, mask == 2
         assert source.any() and target.any() and not (source & target).any()
@@ -456,4 +438,4 @@ def test_realdata_label_maps(tmp_path, shared_data, dataset):
         groups="Difficult",
         size=(240, 160),
     )
-    assert len(_lines(tmp_path / f"{dataset}-sp")) == 3
+    assert len(manifest_lines(tmp_path / f"{dataset}-sp")) == 3

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _synth_helpers import file_tree, manifest_lines, write_photos
 from typer.testing import CliRunner
 
 from tamperscope.cli import app
@@ -24,25 +25,6 @@ from tamperscope.synth.splicing import (
     prior_compression,
     sample_jpeg_history,
 )
-
-
-def _photos(folder: Path, count: int = 4, seed: int = 7, tint: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    yy, xx = np.mgrid[0:72, 0:96]
-    for i in range(count):
-        base = np.stack([xx * (i + 2) + tint, yy * 3, xx + yy * i], axis=2) % 256
-        img = np.clip(base + rng.integers(0, 30, (72, 96, 3)), 0, 255).astype(np.uint8)
-        write_image(folder / f"photo{i}.png", img)
-    return folder
-
-
-def _lines(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
-
-
-def _tree(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 def _history(record: dict) -> JpegHistory:
@@ -129,7 +111,7 @@ def test_make_splice_rejects_bad_inputs(rng):
 
 
 def test_png_set_masks_originals_negatives_and_areas(tmp_path):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     out = tmp_path / "sp"
     summary = generate_splice(
         out,
@@ -146,7 +128,7 @@ def test_png_set_masks_originals_negatives_and_areas(tmp_path):
     assert summary.written == 9
     config = json.loads((out / "config.json").read_text())
     assert config["kind"] == "splice" and config["options"]["final_format"] == "png"
-    records = _lines(out)
+    records = manifest_lines(out)
     assert [r["index"] for r in records] == list(range(9))
     assert sum(r["label"] == 0 for r in records) == 3
     for r in records:
@@ -179,7 +161,7 @@ def test_png_set_masks_originals_negatives_and_areas(tmp_path):
 
 
 def test_rigid_paste_copies_the_compressed_donor_and_records_grid_phases(tmp_path):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     out = tmp_path / "sp"
     generate_splice(
         out,
@@ -192,7 +174,7 @@ def test_rigid_paste_copies_the_compressed_donor_and_records_grid_phases(tmp_pat
         donor_prior=1.0,
         final_format="png",
     )
-    for r in _lines(out):
+    for r in manifest_lines(out):
         p = r["params"]
         host_jpeg, donor_jpeg = _history(p["host_jpeg"]), _history(p["donor_jpeg"])
         donor = prior_compression(read_image(r["donor_image"]), donor_jpeg)
@@ -209,12 +191,12 @@ def test_rigid_paste_copies_the_compressed_donor_and_records_grid_phases(tmp_pat
 
 
 def test_jpeg_final_format_and_negatives_share_the_final_compression(tmp_path):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     out = tmp_path / "sp"
     generate_splice(
         out, n=6, seed=1, images=str(photos), negatives=0.5, final_quality="75-85", host_prior=0.5
     )
-    records = _lines(out)
+    records = manifest_lines(out)
     assert {r["label"] for r in records} == {0, 1}
     for r in records:
         data = (out / r["image"]).read_bytes()
@@ -229,12 +211,12 @@ def test_jpeg_final_format_and_negatives_share_the_final_compression(tmp_path):
 
 
 def test_same_seed_same_bytes_different_seed_differs(tmp_path):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     kwargs = {"images": str(photos), "negatives": 0.25, "colour_match": 0.5}
     generate_splice(tmp_path / "a", n=4, seed=11, **kwargs)
     generate_splice(tmp_path / "b", n=4, seed=11, **kwargs)
     generate_splice(tmp_path / "c", n=4, seed=12, **kwargs)
-    a, b, c = _tree(tmp_path / "a"), _tree(tmp_path / "b"), _tree(tmp_path / "c")
+    a, b, c = file_tree(tmp_path / "a"), file_tree(tmp_path / "b"), file_tree(tmp_path / "c")
     assert a == b
     assert {k: v for k, v in a.items() if k.startswith("images/")} != {
         k: v for k, v in c.items() if k.startswith("images/")
@@ -242,21 +224,21 @@ def test_same_seed_same_bytes_different_seed_differs(tmp_path):
 
 
 def test_skimage_photos_and_separate_donor_pool(tmp_path):
-    donors = _photos(tmp_path / "donors", count=3, seed=9, tint=100)
+    donors = write_photos(tmp_path / "donors", count=3, seed=9, tint=100)
     out = tmp_path / "sp"
     generate_splice(out, n=4, seed=0, images="skimage", donors=str(donors), max_side=96)
-    for r in _lines(out):
+    for r in manifest_lines(out):
         assert r["source_image"].startswith("skimage:")
         assert Path(r["donor_image"]).parent == donors.resolve()
 
 
 def test_set_opens_with_the_generated_reader(tmp_path):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     out = tmp_path / "sp"
     generate_splice(out, n=4, seed=2, images=str(photos), negatives=0.5)
     dataset = open_dataset("generated", out)
     assert dataset.mask_kind == "binary" and len(dataset) == 4
-    records = _lines(out)
+    records = manifest_lines(out)
     for i, r in enumerate(records):
         sample = dataset.load(i)
         assert sample["label"] == r["label"] and sample["mask_kind"] == "binary"
@@ -272,7 +254,7 @@ class _Stop(Exception):
 
 
 def test_resume_after_interruption_matches_full_run(tmp_path):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     n = 6
     generate_splice(tmp_path / "full", n=n, seed=2, images=str(photos), negatives=0.3)
 
@@ -285,24 +267,24 @@ def test_resume_after_interruption_matches_full_run(tmp_path):
         generate_splice(
             out, n=n, seed=2, images=str(photos), negatives=0.3, on_sample=stop_after_three
         )
-    assert len(_lines(out)) == 3
+    assert len(manifest_lines(out)) == 3
     (out / "images" / "000003.jpg").write_bytes(b"garbage")
     with open(out / "manifest.jsonl", "a") as fh:
         fh.write('{"index": 3, "na')
     summary = generate_splice(out, n=n, seed=2, images=str(photos), negatives=0.3, resume=True)
     assert summary.skipped == 3 and summary.written == 3
-    assert _tree(out) == _tree(tmp_path / "full")
+    assert file_tree(out) == file_tree(tmp_path / "full")
     with pytest.raises(GenerationError, match="final_format"):
         generate_splice(out, n=n, seed=2, images=str(photos), negatives=0.3, final_format="png")
 
 
 def test_unreadable_photo_is_skipped_and_reported(tmp_path, caplog):
-    photos = _photos(tmp_path / "photos")
+    photos = write_photos(tmp_path / "photos")
     (photos / "photo9.png").write_bytes(b"not a png")
     summary = generate_splice(tmp_path / "sp", n=6, seed=0, images=str(photos))
     assert summary.written == 6 and len(summary.bad_images) == 1
     assert "photo9.png" in summary.bad_images[0]
-    assert all("photo9" not in r["source_image"] for r in _lines(tmp_path / "sp"))
+    assert all("photo9" not in r["source_image"] for r in manifest_lines(tmp_path / "sp"))
 
 
 @pytest.mark.parametrize(
@@ -327,7 +309,7 @@ def test_bad_options_give_clear_errors(tmp_path, overrides, message):
 
 def test_bad_pools_give_clear_errors(tmp_path):
     one = tmp_path / "one"
-    _photos(one, count=1)
+    write_photos(one, count=1)
     with pytest.raises(GenerationError, match="at least two photos"):
         generate_splice(tmp_path / "a", n=1, images=str(one))
     with pytest.raises(DatasetError, match="image folder does not exist"):
@@ -352,7 +334,7 @@ def test_cli_runs_end_to_end_and_reports_errors(tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "3 samples written" in result.output
-    records = _lines(out)
+    records = manifest_lines(out)
     assert len(records) == 3 and all(r["image"].endswith(".png") for r in records)
     assert all(r["params"]["host_jpeg"]["offset"] == [0, 0] for r in records)
     config = json.loads((out / "config.json").read_text())["options"]
@@ -376,7 +358,7 @@ def test_cli_mask_folder_regions_and_donor_pool(tmp_path):
     args += ["-n", "2", "--regions", "instances", "--masks-dir", str(moved), "--max-side", "96"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    records = _lines(out)
+    records = manifest_lines(out)
     assert all(Path(r["donor_image"]).parent == (root / "images").resolve() for r in records)
     assert all(r["params"]["region_source"] == "instances" for r in records)
 
@@ -386,7 +368,7 @@ def test_cli_mask_folder_regions_and_donor_pool(tmp_path):
 
 def _mask_root(root: Path, mode: str) -> Path:
     """``root/images/photoK.png`` and ``root/{masks,alpha}/photoK.png`` in the given mode."""
-    _photos(root / "images", count=3)
+    write_photos(root / "images", count=3)
     folder = root / ("alpha" if mode == "mattes" else "masks")
     folder.mkdir(parents=True)
     yy, xx = np.mgrid[0:72, 0:96]
@@ -411,7 +393,7 @@ def test_mask_folder_regions(tmp_path, mode):
         out, n=4, seed=0, images=str(root), regions=mode, final_format="png", transform="shift"
     )
     folder = root / ("alpha" if mode == "mattes" else "masks")
-    for r in _lines(out):
+    for r in manifest_lines(out):
         donor = Path(r["donor_image"])
         assert donor.parent == (root / "images").resolve()
         labels = read_mask(folder / f"{donor.stem}.png")
@@ -439,7 +421,7 @@ def test_mattes_can_use_the_blend_instead(tmp_path):
     generate_splice(
         out, n=2, seed=0, images=str(root), regions="mattes", use_mattes=False, blend="feather"
     )
-    assert all(r["params"]["blend"]["mode"] == "feather" for r in _lines(out))
+    assert all(r["params"]["blend"]["mode"] == "feather" for r in manifest_lines(out))
 
 
 def test_matte_paste_composites_with_the_alpha():
@@ -483,7 +465,7 @@ def test_realdata_mask_folders(tmp_path, shared_data, folder, regions):
         max_side=256,
         max_image_tries=10,
     )
-    for r in _lines(out):
+    for r in manifest_lines(out):
         assert Path(r["donor_image"]).parent == (root / "images").resolve()
         mask = read_mask(out / r["mask"]) > 0
         assert AREA_GROUPS[r["group"]].contains(mask.mean())

@@ -1,0 +1,42 @@
+"""Helpers of the synth tests: small photo folders and readers of generated sets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tamperscope.io import write_image
+
+
+def write_photos(folder: Path, count: int = 4, seed: int = 7, tint: int = 0) -> Path:
+    """Write ``count`` textured 96 x 72 photos ``photo{i}.png`` into ``folder``.
+
+    Args:
+        folder: the folder (created).
+        count: number of photos.
+        seed: seed of the noise added to the gradients.
+        tint: added to the red channel before wrapping to 0-255 (another look, same layout).
+
+    Returns:
+        ``folder``.
+    """
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[0:72, 0:96]
+    for i in range(count):
+        base = np.stack([xx * (i + 2) + tint, yy * 3, xx + yy * i], axis=2) % 256
+        img = np.clip(base + rng.integers(0, 30, (72, 96, 3)), 0, 255).astype(np.uint8)
+        write_image(folder / f"photo{i}.png", img)
+    return folder
+
+
+def manifest_lines(out: Path) -> list[dict]:
+    """The records of ``out / "manifest.jsonl"``, in order."""
+    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+
+
+def file_tree(out: Path) -> dict[str, bytes]:
+    """Every file below ``out`` by relative path, with its bytes."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
