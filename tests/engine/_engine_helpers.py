@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,40 +83,86 @@ def make_copy_move(rng: np.random.Generator, size: int = 64) -> tuple[np.ndarray
     return image, mask
 
 
+def write_image_set(
+    root: Path,
+    samples: Iterable[tuple[np.ndarray, np.ndarray, int]],
+    *,
+    kind: str,
+    mask_kind: str,
+    seed: int,
+    originals: bool,
+) -> Path:
+    """A set of single images in the layout ``tamperscope synth KIND --out root`` writes.
+
+    Args:
+        root: the set folder (created).
+        samples: ``(image, mask, label)`` per sample, in order.
+        kind: the manifest's ``kind``.
+        mask_kind: the manifest's ``mask_kind`` (``"three_class"``, ``"binary"``).
+        seed: the seed recorded in ``config.json``.
+        originals: also write each image as its ``original``.
+
+    Returns:
+        ``root``.
+    """
+    subs = ("images", "masks", "originals") if originals else ("images", "masks")
+    for sub in subs:
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i, (image, mask, label) in enumerate(samples):
+        name = f"{i:06d}"
+        write_image(root / "images" / f"{name}.png", image)
+        write_image(root / "masks" / f"{name}.png", mask)
+        record: dict[str, Any] = {
+            "kind": kind,
+            "index": i,
+            "name": name,
+            "image": f"images/{name}.png",
+            "mask": f"masks/{name}.png",
+        }
+        if originals:
+            write_image(root / "originals" / f"{name}.png", image)
+            record["original"] = f"originals/{name}.png"
+        record.update(label=label, mask_kind=mask_kind)
+        lines.append(record)
+    (root / "config.json").write_text(json.dumps({"kind": kind, "seed": seed}))
+    (root / "manifest.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return root
+
+
 def write_generated_set(
     root: Path, n: int, seed: int = 0, negatives: int = 2, size: int = 64
 ) -> Path:
     """A set in the layout of ``tamperscope synth copy-move --out root``."""
     rng = np.random.default_rng(seed)
-    (root / "images").mkdir(parents=True, exist_ok=True)
-    (root / "masks").mkdir(exist_ok=True)
-    (root / "originals").mkdir(exist_ok=True)
-    lines = []
-    for i in range(n):
-        name = f"{i:06d}"
-        image, mask = make_copy_move(rng, size)
-        label = 1
-        if i >= n - negatives:
-            mask[:] = 0
-            label = 0
-        write_image(root / "images" / f"{name}.png", image)
-        write_image(root / "masks" / f"{name}.png", mask)
-        write_image(root / "originals" / f"{name}.png", image)
-        lines.append(
-            {
-                "kind": "copy-move",
-                "index": i,
-                "name": name,
-                "image": f"images/{name}.png",
-                "mask": f"masks/{name}.png",
-                "original": f"originals/{name}.png",
-                "label": label,
-                "mask_kind": "three_class",
-            }
-        )
-    (root / "config.json").write_text(json.dumps({"kind": "copy-move", "seed": seed}))
-    (root / "manifest.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return root
+
+    def samples() -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        for i in range(n):
+            image, mask = make_copy_move(rng, size)
+            label = 1
+            if i >= n - negatives:
+                mask[:] = 0
+                label = 0
+            yield image, mask, label
+
+    return write_image_set(
+        root, samples(), kind="copy-move", mask_kind="three_class", seed=seed, originals=True
+    )
+
+
+def merge_sections(values: dict[str, Any], sections: dict[str, Any]) -> dict[str, Any]:
+    """Update the config mapping ``values`` with ``sections``: mappings update a section,
+    other values replace a top-level key.
+
+    Returns:
+        ``values``, changed in place.
+    """
+    for section, extra in sections.items():
+        if isinstance(extra, dict):
+            values.setdefault(section, {}).update(extra)
+        else:
+            values[section] = extra
+    return values
 
 
 def tiny_config(train_root: Path, **sections: Any) -> ExperimentConfig:
@@ -148,12 +195,7 @@ def tiny_config(train_root: Path, **sections: Any) -> ExperimentConfig:
             "seed": 7,
         },
     }
-    for section, extra in sections.items():
-        if isinstance(extra, dict):
-            values.setdefault(section, {}).update(extra)
-        else:
-            values[section] = extra
-    return config_from_dict(values)
+    return config_from_dict(merge_sections(values, sections))
 
 
 def train_with_resume(

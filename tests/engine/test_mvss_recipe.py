@@ -4,6 +4,7 @@ validation, exact resume, export and the config errors."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from _engine_helpers import tiny_config, train_with_resume, write_generated_set
+from _engine_helpers import (
+    merge_sections,
+    tiny_config,
+    train_with_resume,
+    write_generated_set,
+    write_image_set,
+)
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -30,7 +37,6 @@ from tamperscope.engine import (
 )
 from tamperscope.engine.recipes import recipe_for
 from tamperscope.engine.recipes.mvss import MVSS_VALIDATION_KEYS, boundary_band
-from tamperscope.io import write_image
 from tamperscope.models.layers.bayar import BayarConv2d
 from tamperscope.models.outputs import LocalizationOutput
 
@@ -41,34 +47,21 @@ MODEL_KWARGS = {"num_stages": 2, "fpn_channels": 8, "ppm_channels": 8, "edge_cha
 def write_binary_set(root: Path, n: int, seed: int = 0, size: int = 64) -> Path:
     """A set in the layout of ``tamperscope synth inpainting``: binary 0/255 masks."""
     rng = np.random.default_rng(seed)
-    for sub in ("images", "masks"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    lines = []
-    for i in range(n):
-        name = f"{i:06d}"
-        image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-        mask = np.zeros((size, size), dtype=np.uint8)
-        label = int(i < n - 1)
-        if label:
-            y, x = rng.integers(0, size // 2, 2)
-            mask[y : y + size // 3, x : x + size // 3] = 255
-            image[mask > 0] = image[mask > 0] // 4
-        write_image(root / "images" / f"{name}.png", image)
-        write_image(root / "masks" / f"{name}.png", mask)
-        lines.append(
-            {
-                "kind": "inpainting",
-                "index": i,
-                "name": name,
-                "image": f"images/{name}.png",
-                "mask": f"masks/{name}.png",
-                "label": label,
-                "mask_kind": "binary",
-            }
-        )
-    (root / "config.json").write_text(json.dumps({"kind": "inpainting", "seed": seed}))
-    (root / "manifest.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return root
+
+    def samples() -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        for i in range(n):
+            image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            mask = np.zeros((size, size), dtype=np.uint8)
+            label = int(i < n - 1)
+            if label:
+                y, x = rng.integers(0, size // 2, 2)
+                mask[y : y + size // 3, x : x + size // 3] = 255
+                image[mask > 0] = image[mask > 0] // 4
+            yield image, mask, label
+
+    return write_image_set(
+        root, samples(), kind="inpainting", mask_kind="binary", seed=seed, originals=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +80,7 @@ def mvss_config(roots: list[Path], **sections: Any) -> ExperimentConfig:
         "train": {"monitor": "f1", "epochs": 2},
         "recipe": "",
     }
-    for section, extra in sections.items():
-        if isinstance(extra, dict):
-            values.setdefault(section, {}).update(extra)
-        else:
-            values[section] = extra
-    cfg = tiny_config(roots[0], **values)
+    cfg = tiny_config(roots[0], **merge_sections(values, sections))
     cfg.data.train_roots = [str(r) for r in roots]
     return cfg
 
