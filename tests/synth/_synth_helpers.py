@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,3 +42,16 @@ def manifest_lines(out: Path) -> list[dict]:
 def file_tree(out: Path) -> dict[str, bytes]:
     """Every file below ``out`` by relative path, with its bytes."""
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def assert_seed_reproducible(generate: Callable[..., Any], root: Path, **kwargs: Any) -> None:
+    """Assert that ``generate`` writes the same bytes twice with one seed and other images
+    with another seed (four samples each, in ``root / "a"``, ``"b"`` and ``"c"``)."""
+    generate(root / "a", n=4, seed=11, **kwargs)
+    generate(root / "b", n=4, seed=11, **kwargs)
+    generate(root / "c", n=4, seed=12, **kwargs)
+    a, b, c = file_tree(root / "a"), file_tree(root / "b"), file_tree(root / "c")
+    assert a == b
+    assert {k: v for k, v in a.items() if k.startswith("images/")} != {
+        k: v for k, v in c.items() if k.startswith("images/")
+    }
