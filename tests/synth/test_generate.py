@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _synth_helpers import (
+from _synth_sets import (
     assert_seed_reproducible,
     file_tree,
     manifest_lines,

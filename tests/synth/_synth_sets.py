@@ -1,4 +1,4 @@
-"""Helpers of the synth tests: small photo folders and readers of generated sets."""
+"""Small photo folders and readers of generated sets for the synth tests."""
 
 from __future__ import annotations
 
