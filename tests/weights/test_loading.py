@@ -46,6 +46,10 @@ def test_tags_name_each_shipped_weights():
         build_model("doagan-effnet-lite0", "stage9")
     with pytest.raises(WeightsError, match="pass the weights tag once"):
         build_model("doagan-effnet-lite0.stage1", "stage2")
+    full = build_model("doagan-effnet-lite0", "doagan-effnet-lite0.stage1")
+    assert full.sha256 == stage1.weights_sha256 and full.source == "doagan-effnet-lite0.stage1"
+    with pytest.raises(WeightsError, match="shipped weights of model 'dmac-effnet-lite0', not"):
+        build_model("doagan-effnet-lite0", "dmac-effnet-lite0.ce1")
 
 
 def test_composite_default_and_user_part_share_one_mechanism(small_doagan, tmp_path):
@@ -96,6 +100,8 @@ def test_file_without_batchnorm_statistics_loads_everywhere(tmp_path):
 def test_loader_errors_name_the_problem(tmp_path):
     with pytest.raises(WeightsError, match="none.safetensors: weights file does not exist"):
         build_model(None, tmp_path / "none.safetensors")
+    with pytest.raises(WeightsError, match=r"w\.pt: weights file does not exist"):
+        build_model("doagan-effnet-lite0", "w.pt")  # a missing file, not a tag
     with pytest.raises(WeightsError, match="ships no trained weights"):
         build_model("doagan-vgg19")
     with pytest.raises(WeightsError, match="name a model"):
@@ -105,6 +111,12 @@ def test_loader_errors_name_the_problem(tmp_path):
             create_model("doagan-effnet-lite0", **SMALL),
             "doagan-effnet-lite0",
             get_weight_spec("dmac-effnet-lite0").path,
+        )
+    with pytest.raises(WeightsError, match="holds weights of model 'dmac-effnet-lite0'"):
+        init_from_weights(
+            create_model("doagan-effnet-lite0", **SMALL),
+            "doagan-effnet-lite0",
+            "dmac-effnet-lite0.ce1",
         )
     with pytest.raises(WeightsError, match="composite weights cannot initialise"):
         init_from_weights(torch.nn.Linear(1, 1), "keypoint-doagan", "shipped")

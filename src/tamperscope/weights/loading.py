@@ -26,13 +26,14 @@ from torch import nn
 
 from tamperscope.errors import TamperscopeError
 from tamperscope.models.base import TamperModel
-from tamperscope.registry import WeightPart, create_model, model_info
+from tamperscope.registry import WeightPart, create_model, list_models, model_info
 from tamperscope.weights.batchnorm import disable_bn_running_stats
 from tamperscope.weights.weights import (
     WeightSpec,
     get_weight_spec,
     read_weights_file,
     sha256_file,
+    split_weights_name,
 )
 
 __all__ = [
@@ -261,10 +262,15 @@ def build_from_file(path: str | Path, name: str | None = None, **model_kwargs: A
     return LoadedModel(model, name, sha, None, str(file))
 
 
-def _is_spec_name(weights: str) -> bool:
-    return (
-        not Path(weights).exists() and "/" not in weights and not weights.endswith(".safetensors")
-    )
+def _shipped_ref(source: str) -> tuple[str | None, str] | None:
+    """``(model or None, tag)`` when ``source`` names shipped weights (``TAG`` or
+    ``MODEL.TAG`` of a registered model); ``None`` when it is a path (``x.pt``, ``runs/w``)."""
+    if "/" in source or source.endswith(".safetensors") or Path(source).exists():
+        return None
+    model, tag = split_weights_name(source)
+    if tag is None:
+        return None, model
+    return (model, tag) if model in list_models() else None
 
 
 def build_model(
@@ -297,19 +303,22 @@ def build_model(
     if weights is None:
         if name is None:
             raise WeightsError("name a model (weights=None builds an untrained network)")
-        model_info(name)
         return LoadedModel(create_model(name, **model_kwargs), name, None, None, None)
-    if isinstance(weights, Path) or not _is_spec_name(str(weights)) and weights != "default":
+    ref = None if isinstance(weights, Path) or weights == "default" else _shipped_ref(weights)
+    if weights != "default" and ref is None:
         return build_from_file(weights, name, **model_kwargs)
+    if ref is not None and ref[0] is not None:
+        if name not in (None, ref[0]):
+            raise WeightsError(f"{weights}: shipped weights of model {ref[0]!r}, not of {name!r}")
+        name = ref[0]
     if name is None:
         raise WeightsError(f"{weights}: not a weights file; name a model for shipped weights")
     info = model_info(name)
+    tag = None if ref is None else ref[1]
     try:
-        spec = get_weight_spec(name, None if weights == "default" else str(weights))
+        spec = get_weight_spec(name, tag)
     except KeyError:
-        if weights != "default":
-            if not str(weights).endswith(".safetensors") and Path(str(weights)).suffix:
-                raise WeightsError(f"{weights}: weights file does not exist") from None
+        if tag is not None:
             raise
         model = create_model(name, **model_kwargs)
         if info.trainable or any(True for _ in model.parameters()):
@@ -340,9 +349,14 @@ def init_from_weights(model: nn.Module, name: str, source: str | Path) -> str:
             or tensors that do not fit the model (other constructor kwargs).
     """
     source = str(source)
-    if source == "shipped" or _is_spec_name(source):
+    ref = None if source == "shipped" else _shipped_ref(source)
+    if source == "shipped" or ref is not None:
+        if ref is not None and ref[0] not in (None, name):
+            raise WeightsError(
+                f"{source}: holds weights of model {ref[0]!r}, not of model {name!r}"
+            )
         try:
-            spec = get_weight_spec(name, None if source == "shipped" else source.split(".")[-1])
+            spec = get_weight_spec(name, None if ref is None else ref[1])
         except KeyError as exc:
             raise WeightsError(f"{source}: {exc.args[0]}") from None
         if spec.parts:
