@@ -314,11 +314,11 @@ def build_model(
     if name is None:
         raise WeightsError(f"{weights}: not a weights file; name a model for shipped weights")
     info = model_info(name)
-    tag = None if ref is None else ref[1]
+    wanted = None if ref is None else ref[1]
     try:
-        spec = get_weight_spec(name, tag)
+        spec = get_weight_spec(name, wanted)
     except KeyError:
-        if tag is not None:
+        if wanted is not None:
             raise
         model = create_model(name, **model_kwargs)
         if info.trainable or any(True for _ in model.parameters()):
