@@ -292,3 +292,77 @@ def test_folder_empty_and_missing_root(tmp_path):
         open_dataset("folder", tmp_path / "empty")
     with pytest.raises(DatasetError, match="dataset root does not exist"):
         open_dataset("folder", tmp_path / "absent")
+
+
+# ---------------------------------------------------------------- face manipulations
+
+
+def _faces(root: Path, rng, n_bases: int = 6) -> None:
+    """Photos of ``n_bases`` base photos, two manipulations each (same background)."""
+    rows = ["id,manipulation"]
+    for b in range(n_bases):
+        base = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+        for k, kind in enumerate(("faceswap", "sdinpaint")):
+            arr = base.copy()
+            arr[12:20, 12:20] = rng.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
+            name = f"{kind}_{b:03d}"
+            (root / "image").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(arr).save(root / "image" / f"{name}.png")
+            mask = np.zeros((32, 32), bool)
+            mask[12:20, 12 + k : 20] = True
+            _grey(root / "mask_fake" / f"{name}.png", mask)
+            rows.append(f"{name},{kind}")
+    (root / "index.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_face_manipulations_splits_keep_base_photos_together(tmp_path, rng):
+    _faces(tmp_path, rng)
+    full = open_dataset("face-manipulations", tmp_path)
+    assert len(full) == 12 and full.mask_kind == "binary"
+    s = full[0]
+    assert s["label"] == 1 and s["mask"].dtype == np.uint8 and s["mask"].sum() > 0
+    assert s["meta"]["manipulation"] == "faceswap"
+    train = open_dataset("face-manipulations", tmp_path, split="train")
+    val = open_dataset("face-manipulations", tmp_path, split="val")
+    assert sorted(train.names() + val.names()) == sorted(full.names())
+    base = {n.split("_")[1] for n in train.names()}
+    assert base.isdisjoint(n.split("_")[1] for n in val.names())  # no base photo on both sides
+    swaps = open_dataset("face-manipulations", tmp_path, manipulations="faceswap")
+    assert len(swaps) == 6 and all(n.startswith("faceswap") for n in swaps.names())
+
+
+def test_face_manipulations_errors(tmp_path, rng):
+    with pytest.raises(DatasetError, match="image/"):
+        open_dataset("face-manipulations", tmp_path)
+    _faces(tmp_path, rng, n_bases=1)
+    with pytest.raises(DatasetError, match="split"):
+        open_dataset("face-manipulations", tmp_path, split="test")
+    with pytest.raises(DatasetError, match="unknown manipulation"):
+        open_dataset("face-manipulations", tmp_path, manipulations="morph")
+    (tmp_path / "mask_fake" / "faceswap_000.png").unlink()
+    with pytest.warns(UserWarning, match="faceswap_000.png"):
+        assert len(open_dataset("face-manipulations", tmp_path)) == 1
+
+
+# ---------------------------------------------------------------- inpainting removal
+
+
+def test_inpainting_removal_with_originals(tmp_path, rng):
+    for n in (1, 2, 10):
+        _img(tmp_path / "inpainted" / f"case{n}.png", rng)
+        _img(tmp_path / "original" / f"case{n}.png", rng)
+        _grey(tmp_path / "mask" / f"case{n}.png", _blocks() == 1)
+    ds = open_dataset("inpainting-removal", tmp_path)
+    assert ds.names()[:3] == ["inpainted/case1", "inpainted/case2", "inpainted/case10"]
+    assert [s["label"] for s in ds] == [1, 1, 1, 0, 0, 0]
+    assert ds[0]["mask"].sum() == 16 and ds[3]["mask"].sum() == 0
+    assert ds[0]["meta"]["original_path"].endswith("case1.png")
+    assert len(open_dataset("inpainting-removal", tmp_path, include_authentic=False)) == 3
+
+
+def test_inpainting_removal_errors(tmp_path, rng):
+    with pytest.raises(DatasetError, match="inpainted/"):
+        open_dataset("inpainting-removal", tmp_path)
+    _img(tmp_path / "inpainted" / "case1.png", rng)
+    with pytest.warns(UserWarning, match="case1.png"), pytest.raises(DatasetError, match="mask"):
+        open_dataset("inpainting-removal", tmp_path)

@@ -66,3 +66,26 @@ def test_cm_disambiguation(shared_data):
     forged, tm = s["mask"] > 0, s["meta"]["tm_mask"].astype(bool)
     assert tm.shape == forged.shape and set(np.unique(s["meta"]["tm_mask"])) == {0, 1}
     assert (forged & tm).sum() / tm.sum() > 0.8  # the _tm mask lies on the forged regions
+
+
+def test_face_manipulations(shared_data):
+    root = shared_data / "real-dev" / "face-manipulations"
+    full = open_dataset("face-manipulations", root)
+    assert len(full) == 148
+    _check(full[0], {0, 1})
+    train = open_dataset("face-manipulations", root, split="train")
+    val = open_dataset("face-manipulations", root, split="val")
+    assert len(train) + len(val) == 148 and 30 <= len(val) <= 70
+    assert {r.meta["manipulation"] for r in val.records()} == {
+        "faceswap",
+        "sdinpaint",
+        "poissonlocal",
+    }
+
+
+def test_deepfill_removal(shared_data):
+    ds = open_dataset("inpainting-removal", shared_data / "real-dev" / "deepfill-v2-removal")
+    assert len(ds) == 12 and sum(s["label"] for s in ds) == 6
+    for s in ds:
+        _check(s, {0, 1})
+        assert s["mask"].any() == bool(s["label"])

@@ -203,3 +203,30 @@ def test_train_roots_are_concatenated_and_a_fraction_held_out(tmp_path: Path) ->
             subset=ForgerySubset,
             synth_command="copy-move",
         )
+
+
+def test_a_root_may_name_its_reader_and_options(tmp_path: Path) -> None:
+    from PIL import Image
+
+    gen = write_generated_set(tmp_path / "gen", 3, seed=1)
+    removal = tmp_path / "removal"
+    for sub in ("inpainted", "original", "mask"):
+        (removal / sub).mkdir(parents=True)
+    for n in range(2):
+        for sub in ("inpainted", "original"):
+            Image.fromarray(np.full((24, 24, 3), 40 * n, np.uint8)).save(
+                removal / sub / f"c{n}.png"
+            )
+        Image.fromarray(np.pad(np.full((8, 8), 255, np.uint8), 8)).save(
+            removal / "mask" / f"c{n}.png"
+        )
+    mixed = open_image_sets("generated", [str(gen), f"inpainting-removal:{removal}"])
+    assert len(mixed) == 3 + 4
+    only = open_image_sets(
+        "generated", [str(gen), f"inpainting-removal:{removal}?include_authentic=false"]
+    )
+    assert len(only) == 3 + 2 and only.load(4)["mask"].sum() == 64
+    with pytest.raises(TrainingError, match="does not take these options"):
+        open_image_sets("generated", [f"inpainting-removal:{removal}?colour=red"])
+    with pytest.raises(TrainingError, match="not KEY=VALUE"):
+        open_image_sets("generated", [f"inpainting-removal:{removal}?include_authentic"])

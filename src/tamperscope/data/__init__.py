@@ -2,7 +2,7 @@
 
 Importing this package registers every reader, so :func:`open_dataset` finds them by name:
 ``coverage``, ``casia``, ``comofod``, ``busternet-hdf5``, ``usc-isi``, ``noso``,
-``cm-disambiguation``, ``generated`` (``generated-images``, ``generated-pairs``), ``manifest``
+``cm-disambiguation``, ``face-manipulations``, ``inpainting-removal``, ``generated`` (``generated-images``, ``generated-pairs``), ``manifest``
 and ``folder``.
 """
 
@@ -12,8 +12,10 @@ from tamperscope.data import (  # noqa: F401  (importing registers the readers)
     cm_disambiguation,
     comofod,
     coverage,
+    face_manipulations,
     folder,
     generated,
+    inpainting_removal,
     manifest,
     noso,
     usc_isi,
@@ -31,8 +33,10 @@ from tamperscope.data.casia import CasiaDataset
 from tamperscope.data.cm_disambiguation import CMDisambiguationDataset
 from tamperscope.data.comofod import CoMoFoDDataset
 from tamperscope.data.coverage import CoverageDataset
+from tamperscope.data.face_manipulations import FaceManipulationsDataset
 from tamperscope.data.folder import FolderDataset
 from tamperscope.data.generated import GeneratedDataset, GeneratedPairDataset
+from tamperscope.data.inpainting_removal import InpaintingRemovalDataset
 from tamperscope.data.manifest import ManifestDataset, ManifestPairDataset
 from tamperscope.data.noso import NoSoDataset
 from tamperscope.data.usc_isi import USCISIDataset
@@ -44,11 +48,13 @@ __all__ = [
     "CasiaDataset",
     "CoMoFoDDataset",
     "CoverageDataset",
+    "FaceManipulationsDataset",
     "FolderDataset",
     "ForgeryDataset",
     "GeneratedDataset",
     "GeneratedPairDataset",
     "InMemoryDataset",
+    "InpaintingRemovalDataset",
     "ManifestDataset",
     "ManifestPairDataset",
     "NoSoDataset",

@@ -20,14 +20,16 @@ and a new one every epoch (call :meth:`TrainingDataset.set_epoch`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence, Sized
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import cv2
 import numpy as np
 import torch
+import yaml
 from torch.utils.data import Dataset
 
-from tamperscope.data.base import ForgeryDataset, PairDataset, open_dataset
+from tamperscope.data.base import ForgeryDataset, PairDataset, list_datasets, open_dataset
 from tamperscope.engine.config import DataConfig
 from tamperscope.engine.errors import TrainingError
 from tamperscope.errors import DatasetError
@@ -40,6 +42,7 @@ __all__ = [
     "TrainingDataset",
     "open_image_sets",
     "open_readers",
+    "parse_root",
     "resize_array",
     "resolve_attacks",
     "resolve_sets",
@@ -229,27 +232,68 @@ class ForgerySubset(ReaderSubset[ForgeryDataset], ForgeryDataset):
         self.mask_kind = getattr(source, "mask_kind", "binary")
 
 
+def parse_root(spec: str, reader: str) -> tuple[str, str, dict[str, Any]]:
+    """The reader, folder and reader options of one ``data.train_roots`` entry.
+
+    An entry is a folder read with the configured ``reader``, or ``READER:FOLDER`` for a folder
+    of another registered reader, with options after a ``?``:
+    ``face-manipulations:../shared/data/real-dev/face-manipulations?split=train``. Option values
+    are read as YAML scalars (``split=val&include_authentic=false``).
+
+    Args:
+        spec: the entry.
+        reader: the configured reader (``data.reader``), used when the entry names none.
+
+    Returns:
+        ``(reader name, folder, options)``.
+
+    Raises:
+        TrainingError: an option without ``=``.
+    """
+    head, sep, rest = spec.partition(":")
+    if sep and len(head) > 1 and head in list_datasets():
+        reader, spec = head, rest
+    options: dict[str, Any] = {}
+    path, sep, query = spec.partition("?")
+    if sep and not Path(spec).exists():
+        for item in query.split("&"):
+            key, eq, value = item.partition("=")
+            if not eq or not key:
+                raise TrainingError(f"{spec}: reader option {item!r} is not KEY=VALUE")
+            options[key] = yaml.safe_load(value) if value else ""
+        spec = path
+    return reader, spec, options
+
+
 def open_readers(reader: str, roots: Sequence[str], expected: type[R], refusal: str) -> list[R]:
     """The folders ``roots`` opened with ``reader``, each checked to be an ``expected``.
 
     Args:
         reader: a registered reader name.
-        roots: the folders.
+        roots: the folders (entries as in :func:`parse_root`: ``READER:FOLDER?KEY=VALUE``
+            opens one with another reader and options).
         expected: :class:`~tamperscope.data.base.ForgeryDataset` or
             :class:`~tamperscope.data.base.PairDataset`.
         refusal: the end of the message when a folder's reader is not an ``expected``
             (``"ROOT: reader 'NAME' REFUSAL"``).
 
     Raises:
-        TrainingError: ``reader`` does not give ``expected`` readers.
+        TrainingError: ``reader`` does not give ``expected`` readers, or an entry's options are
+            not the reader's.
         DatasetError: a folder cannot be read as ``reader``.
         KeyError: unknown reader name.
     """
     parts = []
-    for root in roots:
-        ds = open_dataset(reader, root)
+    for spec in roots:
+        name, root, options = parse_root(spec, reader)
+        try:
+            ds = open_dataset(name, root, **options)
+        except TypeError as exc:
+            raise TrainingError(
+                f"{spec}: reader {name!r} does not take these options: {exc}"
+            ) from None
         if not isinstance(ds, expected):
-            raise TrainingError(f"{root}: reader {reader!r} {refusal}")
+            raise TrainingError(f"{root}: reader {name!r} {refusal}")
         parts.append(ds)
     return parts
 
