@@ -2,8 +2,8 @@
 
 Importing this package registers every reader, so :func:`open_dataset` finds them by name:
 ``coverage``, ``casia``, ``comofod``, ``busternet-hdf5``, ``usc-isi``, ``noso``,
-``cm-disambiguation``, ``face-manipulations``, ``inpainting-removal``, ``generated`` (``generated-images``, ``generated-pairs``), ``manifest``
-and ``folder``.
+``cm-disambiguation``, ``face-manipulations``, ``inpainting-removal``, ``generated``
+(``generated-images``, ``generated-pairs``), ``manifest`` and ``folder``.
 """
 
 from tamperscope.data import (  # noqa: F401  (importing registers the readers)
