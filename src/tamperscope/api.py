@@ -24,23 +24,39 @@ import torch
 
 from tamperscope.errors import TamperscopeError
 from tamperscope.inference.copy_move import predict_copy_move
+from tamperscope.inference.localization import predict_localization
 from tamperscope.inference.pairs import PAIR_SIZE, predict_pair, probe_windows, uses_sliding
 from tamperscope.io import IMAGE_EXTENSIONS, ImageSource, read_image, source_name
 from tamperscope.models.base import TamperModel
 from tamperscope.registry import Task, model_task
+from tamperscope.report.findings import (
+    compose_class_map,
+    detector_class_map,
+    findings_of,
+    fuse_scores,
+    passes,
+)
 from tamperscope.report.masks import region_summary
 from tamperscope.report.writers import shared_region, write_outputs, write_pair_outputs
-from tamperscope.types import PairReport, Report
+from tamperscope.types import DetectorResult, PairReport, Report
 from tamperscope.version import __version__
 from tamperscope.weights.loading import build_model
 
-#: The model ``analyze`` uses when none is named.
+#: The copy-move model, and the model ``load_model`` builds when none is named.
 DEFAULT_MODEL = "keypoint-doagan"
+
+#: The detectors ``analyze`` runs when neither a model nor detectors are named: the copy-move
+#: detector and the generic manipulation localizer.
+DEFAULT_DETECTORS: tuple[str, ...] = (DEFAULT_MODEL, "mvss-effnet-lite0")
+
+#: Tasks ``analyze`` runs on a single image.
+SINGLE_IMAGE_TASKS = (Task.COPY_MOVE, Task.LOCALIZATION)
 
 #: The model ``analyze_pair`` uses when none is named.
 DEFAULT_PAIR_MODEL = "dmac-effnet-lite0"
 
 __all__ = [
+    "DEFAULT_DETECTORS",
     "DEFAULT_MODEL",
     "DEFAULT_PAIR_MODEL",
     "Detector",
@@ -48,6 +64,7 @@ __all__ = [
     "analyze_batch",
     "analyze_pair",
     "expand_inputs",
+    "load_detectors",
     "load_model",
 ]
 
@@ -68,8 +85,10 @@ class Detector:
         device: where it runs.
         long_side: long side (pixels) at which single images are analysed; ``None`` = full
             resolution. Pair models analyse both images at a fixed size instead.
-        threshold: default decision threshold on the image score.
+        threshold: default decision threshold on the image score, in (0, 1).
         task: what the model does.
+        tile: side (pixels) of the native-resolution tiles a localization model runs on
+            (an image that fits runs whole); ``None`` to resize to ``long_side`` instead.
     """
 
     model: TamperModel
@@ -79,6 +98,7 @@ class Detector:
     long_side: int | None = 512
     threshold: float = 0.5
     task: Task = Task.COPY_MOVE
+    tile: int | None = None
 
     @property
     def union_only(self) -> bool:
@@ -132,6 +152,7 @@ def load_model(
         device=dev,
         long_side=side,
         task=model_task(loaded.name),
+        tile=model.analysis_tile,
     )
 
 
@@ -158,66 +179,168 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def _analyze_array(
-    image: np.ndarray, detector: Detector, threshold: float, file: str, started: float
-) -> Report:
-    prediction, (h, w) = predict_copy_move(
-        detector.model, image, long_side=detector.long_side, device=detector.device
-    )
-    forged = prediction.score >= threshold
-    class_map = prediction.class_map() if forged else np.zeros(image.shape[:2], np.uint8)
-    return Report(
-        file=file,
-        model=detector.name,
+def load_detectors(
+    detectors: Iterable[str | Detector] | None = None,
+    *,
+    model: str | Detector | None = None,
+    device: str | torch.device | None = None,
+) -> list[Detector]:
+    """The detectors an ``analyze`` run uses.
+
+    Args:
+        detectors: registry names (or ``MODEL.TAG``) and loaded :class:`Detector` objects,
+            each with its shipped default weights; ``None`` for :data:`DEFAULT_DETECTORS`.
+        model: a single model instead (name or :class:`Detector`); wins over ``detectors``.
+        device: device for the models loaded by name.
+
+    Raises:
+        ValueError: an empty list, the same model twice, or a model that does not analyse
+            single images (probe/donor pair models: use :func:`analyze_pair`).
+        KeyError: unknown model name.
+        WeightsError: a model ships no weights.
+    """
+    if model is not None:
+        items: list[str | Detector] = [model]
+    else:
+        items = list(DEFAULT_DETECTORS if detectors is None else detectors)
+    if not items:
+        raise ValueError("no detector to run: name at least one")
+    loaded = [d if isinstance(d, Detector) else load_model(d, device=device) for d in items]
+    names = [d.name for d in loaded]
+    if len(set(names)) != len(names):
+        raise ValueError(f"each detector may run once, got {names}")
+    for d in loaded:
+        if d.task not in SINGLE_IMAGE_TASKS:
+            hint = (
+                " (it compares a probe with a donor: use analyze-pair)"
+                if d.task == Task.PAIR
+                else ""
+            )
+            raise ValueError(
+                f"{d.name} is a {d.task.value} model, not a single-image detector{hint}"
+            )
+    return loaded
+
+
+def _run_detector(detector: Detector, image: np.ndarray) -> DetectorResult:
+    started = time.perf_counter()
+    if detector.task == Task.LOCALIZATION:
+        prediction, (h, w) = predict_localization(
+            detector.model,
+            image,
+            long_side=detector.long_side,
+            device=detector.device,
+            tile=detector.tile,
+        )
+        tile = detector.tile
+    else:
+        prediction, (h, w) = predict_copy_move(
+            detector.model, image, long_side=detector.long_side, device=detector.device
+        )
+        tile = None
+    return DetectorResult(
+        name=detector.name,
+        task=detector.task.value,
         weights_sha256=detector.weights_sha256,
-        version=__version__,
-        image_size=(image.shape[1], image.shape[0]),
+        score=float(prediction.score),
+        threshold=detector.threshold,
         analysed_size=(w, h),
-        score=prediction.score,
-        threshold=threshold,
-        forged=forged,
-        regions=region_summary(class_map, union_only=detector.union_only) if forged else {},
         seconds=time.perf_counter() - started,
+        tile=tile,
         prediction=prediction,
     )
+
+
+def _analyze_array(
+    image: np.ndarray,
+    detectors: list[Detector],
+    threshold: float,
+    file: str,
+    started: float,
+) -> Report:
+    results = [_run_detector(d, image) for d in detectors]
+    score = fuse_scores(results)
+    forged = score >= threshold
+    passing = [r for r in results if forged and passes(r, threshold)]
+    maps = [detector_class_map(r) for r in passing]
+    class_map = compose_class_map(maps, image.shape[:2])
+    findings = [f for r, m in zip(passing, maps, strict=True) for f in findings_of(r, m)]
+    three_class = [
+        r.prediction is not None and r.prediction.probabilities.shape[0] == 3 for r in results
+    ]
+    classes = (("source", "target") if any(three_class) else ()) + (
+        ("manipulated",) if not all(three_class) else ()
+    )
+    return Report(
+        file=file,
+        detectors=tuple(results),
+        version=__version__,
+        image_size=(image.shape[1], image.shape[0]),
+        score=score,
+        threshold=threshold,
+        forged=forged,
+        findings=findings,
+        regions=region_summary(class_map, classes=classes) if forged else {},
+        seconds=time.perf_counter() - started,
+        class_map=class_map,
+    )
+
+
+def _check_threshold(threshold: float | None) -> float:
+    thr = 0.5 if threshold is None else float(threshold)
+    if not 0.0 <= thr <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    return thr
 
 
 def analyze(
     image: ImageSource | np.ndarray,
     *,
     model: str | Detector | None = None,
+    detectors: Iterable[str | Detector] | None = None,
     threshold: float | None = None,
     out_dir: str | Path | None = None,
     device: str | torch.device | None = None,
+    save_maps: str | None = None,
 ) -> Report:
-    """Tell whether an image holds a copy-move forgery and where its source and copy are.
+    """Tell whether an image was manipulated, and where: copy-move source and copy, and any
+    other manipulated region.
+
+    Every detector runs on the image; their scores are fused into one decision and their
+    regions into one mask and a list of findings (see :mod:`tamperscope.report.findings`).
 
     Args:
         image: a file path, the encoded bytes of an image file, a binary stream (an open file,
             an upload), or an (H, W, 3) uint8 RGB array.
-        model: a registry name, a :class:`Detector` from :func:`load_model`, or ``None`` for
-            :data:`DEFAULT_MODEL`.
-        threshold: decision threshold on the image score in [0, 1]; default the detector's.
+        model: one model only: a registry name or a :class:`Detector` from :func:`load_model`.
+        detectors: the detectors to run (names or :class:`Detector`); default
+            :data:`DEFAULT_DETECTORS`. Ignored when ``model`` is given.
+        threshold: decision threshold on the fused score, in [0, 1]; default 0.5 (each
+            detector's own threshold).
         out_dir: when given, the JSON report, colour mask and overlay are written there.
-        device: device for a model loaded by name.
+        device: device for the models loaded by name.
+        save_maps: ``"png"`` or ``"npy"``: also write every detector's probability maps to
+            ``out_dir`` (see :func:`tamperscope.report.writers.write_outputs`).
 
     Returns:
-        The :class:`~tamperscope.types.Report`; ``report.prediction`` holds the probability maps.
+        The :class:`~tamperscope.types.Report`; ``report.detectors[i].prediction`` holds each
+        detector's probability maps.
 
     Raises:
         ImageReadError: the file cannot be decoded (the message names it).
-        ValueError: an array of the wrong shape or dtype.
+        ValueError: an array of the wrong shape or dtype, a threshold outside [0, 1], or a
+            detector that does not analyse single images.
     """
     started = time.perf_counter()
-    detector = model if isinstance(model, Detector) else load_model(model, device=device)
-    thr = detector.threshold if threshold is None else float(threshold)
+    thr = _check_threshold(threshold)
+    loaded = load_detectors(detectors, model=model, device=device)
     if isinstance(image, np.ndarray):
         array, file, stem = image, "", "image"
     else:
         array, file, stem = _decode(image, "image")
-    report = _analyze_array(array, detector, thr, file, started)
+    report = _analyze_array(array, loaded, thr, file, started)
     if out_dir is not None:
-        write_outputs(report, array, out_dir, stem)
+        write_outputs(report, array, out_dir, stem, save_maps=save_maps)
     return report
 
 
@@ -225,20 +348,27 @@ def analyze_batch(
     inputs: Iterable[str | Path],
     *,
     model: str | Detector | None = None,
+    detectors: Iterable[str | Detector] | None = None,
     threshold: float | None = None,
     out_dir: str | Path | None = None,
     device: str | torch.device | None = None,
+    save_maps: str | None = None,
 ) -> Iterator[tuple[Path, Report | TamperscopeError]]:
     """Analyse many files; a failing file yields its error and the batch goes on.
 
     Args:
         inputs: files, folders and glob patterns (see :func:`expand_inputs`).
-        model, threshold, out_dir, device: as in :func:`analyze`.
+        model, detectors, threshold, out_dir, device, save_maps: as in :func:`analyze`; the
+            detectors are loaded once.
 
     Yields:
         ``(path, report)`` or ``(path, error)`` for each file, in order.
+
+    Raises:
+        ValueError: as in :func:`analyze`, before any file is read.
     """
-    detector = model if isinstance(model, Detector) else load_model(model, device=device)
+    thr = _check_threshold(threshold)
+    loaded = load_detectors(detectors, model=model, device=device)
     paths = expand_inputs(inputs)
     stems: dict[str, int] = {}
     for path in paths:
@@ -249,15 +379,9 @@ def analyze_batch(
         started = time.perf_counter()
         try:
             array = read_image(path)
-            report = _analyze_array(
-                array,
-                detector,
-                detector.threshold if threshold is None else threshold,
-                str(path),
-                started,
-            )
+            report = _analyze_array(array, loaded, thr, str(path), started)
             if out_dir is not None:
-                write_outputs(report, array, out_dir, stem)
+                write_outputs(report, array, out_dir, stem, save_maps=save_maps)
         except TamperscopeError as exc:
             yield path, exc
             continue

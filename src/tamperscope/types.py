@@ -5,6 +5,9 @@ Mask conventions used everywhere in tamperscope:
 * 3-class mask: (H, W) uint8 in {0 pristine, 1 source, 2 target} (copy-move: source is the
   region that was copied, target is the pasted copy).
 * binary mask: (H, W) uint8 in {0 pristine, 1 tampered}.
+* report class map (what ``analyze`` draws): (H, W) uint8 in {0 pristine, 1 copy-move source,
+  2 copy-move target, 3 manipulated otherwise (a generic localizer's region, or a copy-move
+  region whose role is unknown)}.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import numpy as np
 
 PRISTINE, SOURCE, TARGET = 0, 1, 2
 CLASS_NAMES = ("pristine", "source", "target")
+#: Class id of "manipulated, not a copy-move source or target" in a report class map.
+MANIPULATED = 3
 
 MaskKind = Literal["three_class", "binary"]
 
@@ -109,40 +114,117 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class DetectorResult:
+    """What one detector of an ``analyze`` run found in an image.
+
+    Attributes:
+        name: registry name of the model.
+        task: its task (``"copy_move"``, ``"localization"``, ...).
+        weights_sha256: sha256 of its weights file, ``None`` for training-free models.
+        score: its image-level forgery probability in [0, 1].
+        threshold: its decision threshold on ``score``.
+        analysed_size: (width, height) at which it ran, in pixels (the image size when tiled).
+        seconds: its inference time, in seconds.
+        tile: side (pixels) of the native-resolution tiles it ran on, ``None`` when resized.
+        prediction: its probability maps at the image's size (not serialised).
+    """
+
+    name: str
+    task: str
+    weights_sha256: str | None
+    score: float
+    threshold: float
+    analysed_size: tuple[int, int]
+    seconds: float
+    tile: int | None = None
+    prediction: Prediction | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def forged(self) -> bool:
+        """``score >= threshold``."""
+        return self.score >= self.threshold
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable summary (without the maps)."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "weights_sha256": self.weights_sha256,
+            "score": round(float(self.score), 6),
+            "threshold": self.threshold,
+            "forged": self.forged,
+            "analysed_size": {"width": self.analysed_size[0], "height": self.analysed_size[1]},
+            "tile": self.tile,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+@dataclass(frozen=True)
 class Report:
     """What ``analyze`` tells about one image; :meth:`to_dict` is the JSON report.
 
     Attributes:
         file: the analysed file ("" for arrays passed directly).
-        model: registry name of the model.
-        weights_sha256: sha256 of the weights file, or ``None`` for training-free models.
+        detectors: what each detector found, in the order they ran.
         version: tamperscope version.
         image_size: (width, height) of the input in pixels.
-        analysed_size: (width, height) at which the model ran, in pixels.
-        score: image-level forgery probability in [0, 1].
+        score: the fused image-level score in [0, 1]: the largest detector score after
+            mapping each detector's threshold to 0.5 (see
+            :func:`tamperscope.report.findings.fuse_scores`); a single detector whose
+            threshold is 0.5 keeps its own score.
         threshold: decision threshold on ``score``.
         forged: ``score >= threshold``.
-        regions: per class ("source", "target", or "forged" for 1-class models): area in
-            pixels, area fraction, bounding box (xmin, ymin, xmax, ymax; max exclusive) and
-            connected components. Empty when the image is judged authentic.
+        findings: one entry per region found, ``{"kind", "detector", "score", "bbox",
+            "area_px"}``: ``kind`` ``"copy-move-source"``, ``"copy-move-target"``,
+            ``"copy-move"`` (a copied region whose role is unknown) or ``"manipulated"``;
+            ``score`` the mean probability (0-1) of the region's pixels; ``bbox``
+            [xmin, ymin, xmax, ymax] in pixels (max exclusive); ``area_px`` in pixels. Only
+            detectors whose own score passes the decision contribute; empty when authentic.
+        regions: per class of the drawn mask (``"source"``, ``"target"`` when a copy-move
+            detector tells them apart, ``"manipulated"`` otherwise): area in pixels, area
+            fraction, bounding box and connected components. Empty when authentic.
         seconds: wall time of the analysis (decode to report), in seconds.
-        prediction: the full prediction (not serialised).
-        outputs: paths of files written for this image (mask, overlay, JSON).
+        class_map: the drawn mask, (H, W) uint8 report class map (see the module docstring;
+            not serialised).
+        outputs: paths of files written for this image (mask, overlay, JSON, maps).
     """
 
     file: str
-    model: str
-    weights_sha256: str | None
+    detectors: tuple[DetectorResult, ...]
     version: str
     image_size: tuple[int, int]
-    analysed_size: tuple[int, int]
     score: float
     threshold: float
     forged: bool
+    findings: list
     regions: dict
     seconds: float
-    prediction: Prediction | None = field(default=None, repr=False, compare=False)
+    class_map: np.ndarray | None = field(default=None, repr=False, compare=False)
     outputs: dict = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        """The detectors' names joined by ``+``."""
+        return "+".join(d.name for d in self.detectors)
+
+    @property
+    def weights_sha256(self) -> str | None:
+        """sha256 of the weights of a single detector (``None`` with several: see
+        ``detectors``)."""
+        return self.detectors[0].weights_sha256 if len(self.detectors) == 1 else None
+
+    @property
+    def analysed_size(self) -> tuple[int, int]:
+        """(width, height) at which the first detector ran."""
+        return self.detectors[0].analysed_size
+
+    @property
+    def prediction(self) -> Prediction | None:
+        """The maps of the first copy-move detector, else of the first detector."""
+        for d in self.detectors:
+            if d.task == "copy_move":
+                return d.prediction
+        return self.detectors[0].prediction
 
     def to_dict(self) -> dict:
         """JSON-serialisable report (without the probability maps)."""
@@ -154,7 +236,9 @@ class Report:
                 "threshold": self.threshold,
                 "forged": self.forged,
             },
+            "findings": self.findings,
             "regions": self.regions,
+            "detectors": [d.to_dict() for d in self.detectors],
             "model": self.model,
             "weights_sha256": self.weights_sha256,
             "tamperscope_version": self.version,

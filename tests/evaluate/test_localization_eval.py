@@ -105,3 +105,17 @@ def test_tiled_evaluation_records_the_tiles(generated):
         "overlap": 16,
     }
     assert task_for_dataset(ds) is Task.COPY_MOVE
+
+
+def test_the_cli_tiles_a_localizer_and_refuses_tiles_elsewhere(generated, tmp_path):
+    args = ["evaluate", "--dataset", "generated", "--root", str(generated)]
+    res = CliRunner().invoke(
+        app, [*args, "--out", str(tmp_path / "t"), "--model", "noise-residual", "--tile", "96"]
+    )
+    assert res.exit_code == 0, res.output
+    model = json.loads((tmp_path / "t" / "metrics.json").read_text())["settings"]["model"]
+    assert model["tile"] == 96 and model["overlap"] is None
+    res = CliRunner().invoke(
+        app, [*args, "--out", str(tmp_path / "c"), "--model", "keypoint-cmfd", "--tile", "96"]
+    )
+    assert res.exit_code == 2 and "--tile needs a localization --model" in res.output

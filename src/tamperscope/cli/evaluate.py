@@ -35,7 +35,7 @@ from tamperscope.evaluate import (
     write_result,
 )
 from tamperscope.evaluate import evaluate as run_evaluation
-from tamperscope.registry import model_task
+from tamperscope.registry import Task, model_task
 from tamperscope.weights.weights import split_weights_name
 
 _PRED_HELP = (
@@ -174,6 +174,13 @@ def evaluate(
         help="With a single-image --model: analysis resolution (long side, pixels); default "
         "the model's own (its weights' training size, or its cap).",
     ),
+    tile: int | None = typer.Option(
+        None,
+        "--tile",
+        min=0,
+        help="With a localization --model: side (pixels) of the native-resolution tiles; 0 "
+        "resizes to --long-side instead (default: the model's own, 1024 for mvss-*).",
+    ),
     out: Path = typer.Option(
         ..., "--out", help="Output folder for metrics.json, per_image.csv, roc.png."
     ),
@@ -232,6 +239,11 @@ def evaluate(
         raise _fail(console, f"--{exc.setting.replace('_', '-')} {exc.reason}") from exc
     except TamperscopeError as exc:  # no evaluation for this dataset, a bad prediction folder
         raise _fail(console, str(exc)) from exc
-    result = run_evaluation(ds, source, settings=settings, progress=True)
+    model_options: dict[str, Any] = {}
+    if tile is not None:
+        if not isinstance(source, Detector) or source.task != Task.LOCALIZATION:
+            raise _fail(console, "--tile needs a localization --model (see 'tamperscope models')")
+        model_options["tile"] = tile
+    result = run_evaluation(ds, source, settings=settings, progress=True, **model_options)
     result = result.with_dataset(name=dataset, root=str(root.resolve()), options=options)
     _report(result, evaluation, out, console)

@@ -72,13 +72,15 @@ class LocalizationAccumulator(CopyMoveAccumulator):
 def predict_localization_sample(
     detector: ModelLike, sample: Sample, *, tile: int | None = None, overlap: int | None = None
 ) -> tuple[Sample, np.ndarray, float]:
-    """Run a localization model on one sample at the detector's ``long_side`` (or tiled).
+    """Run a localization model on one sample, tiled or at the detector's ``long_side``.
 
     Args:
         detector: a loaded localization model.
         sample: the sample (its ``image``, (H, W, 3) uint8 RGB).
-        tile, overlap: tiling of :func:`~tamperscope.inference.localization.predict_localization`
-            (pixels); ``None`` to resize to ``long_side`` instead.
+        tile: side (pixels) of the native-resolution tiles of
+            :func:`~tamperscope.inference.localization.predict_localization`; ``None`` for
+            the detector's own ``tile``, 0 to resize to ``long_side`` instead.
+        overlap: overlap (pixels) of neighbouring tiles; default a quarter tile.
 
     Returns:
         ``(sample, prob_map, score)``: prob_map (H, W) float32 = P(manipulated) at the
@@ -89,16 +91,23 @@ def predict_localization_sample(
         sample["image"],
         long_side=detector.long_side,
         device=detector.device,
-        tile=tile,
+        tile=_tile(detector, tile),
         overlap=overlap,
     )
     return sample, prediction.forgery_map, prediction.score
 
 
+def _tile(detector: ModelLike, tile: int | None) -> int | None:
+    """The tile side in effect: the option, else the detector's; 0 means none."""
+    side = detector.tile if tile is None else tile
+    return side or None
+
+
 def _model_settings(detector: ModelLike, options: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"long_side": detector.long_side}
-    if options.get("tile") is not None:
-        out.update(tile=options["tile"], overlap=options.get("overlap"))
+    tile = _tile(detector, options.get("tile"))
+    if tile is not None:
+        out.update(tile=tile, overlap=options.get("overlap"))
     return out
 
 

@@ -72,6 +72,8 @@ class ModelLike(Protocol):
         device: where it runs.
         long_side: analysis long side (pixels) of single-image models, ``None`` = full size.
         task: what the model does.
+        tile: native-resolution tile side (pixels) of localization models, ``None`` to
+            resize to ``long_side`` instead.
     """
 
     @property
@@ -82,6 +84,7 @@ class ModelLike(Protocol):
     device: torch.device
     long_side: int | None
     task: Task
+    tile: int | None
 
 
 class Accumulator(abc.ABC):

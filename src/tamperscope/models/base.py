@@ -129,6 +129,10 @@ class TamperModel(nn.Module):
         analysis_long_side: long side (pixels) at which ``analyze`` feeds images when the
             weights name none; ``None`` for the full image (detectors that resize themselves).
             Class attribute, default 512.
+        analysis_tile: side (pixels) of the native-resolution tiles in which ``analyze``
+            feeds images to a localization model (an image that fits is analysed whole, at its
+            own size); ``None`` to resize to ``analysis_long_side`` instead. Class attribute,
+            default None.
         output_stride: pixels per cell of the output masks: 1 when the logits have the input
             size, 8 for DMAC (logits on a ceil(H / 8) x ceil(W / 8) grid). Class attribute.
         classes: names of the mask channels, in channel order (see
@@ -143,6 +147,7 @@ class TamperModel(nn.Module):
     """
 
     analysis_long_side: ClassVar[int | None] = 512
+    analysis_tile: ClassVar[int | None] = None
     output_stride: ClassVar[int] = 1
     classes: tuple[str, ...] = ()
     config: dict[str, Any]

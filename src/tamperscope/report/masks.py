@@ -1,8 +1,9 @@
 """Colour masks, overlays and region summaries of a 3-class prediction.
 
 Colours follow the copy-move convention of BusterNet and DOA-GAN figures: red = target (the
-pasted copy), green = source (the region that was copied), black = pristine. Regions of 1-class
-models (forged, source and target not told apart) are drawn in yellow.
+pasted copy), green = source (the region that was copied), black = pristine; white = any other
+manipulated region (report class 3: a generic localizer's region, or a copied region whose role
+is unknown). With ``union_only`` (probe/donor pairs) every marked pixel is drawn in yellow.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from tamperscope.types import SOURCE, TARGET
+from tamperscope.types import MANIPULATED, SOURCE, TARGET
 
 COLOURS = {
     "source": (0, 255, 0),
     "target": (255, 0, 0),
     "forged": (255, 255, 0),
+    "manipulated": (255, 255, 255),
 }
 
 
@@ -25,11 +27,12 @@ def colour_mask(class_map: np.ndarray, *, union_only: bool = False) -> np.ndarra
     """Paint a class map.
 
     Args:
-        class_map: (H, W) uint8 in {0 pristine, 1 source, 2 target}.
-        union_only: paint every forged pixel yellow (1-class models).
+        class_map: (H, W) uint8 in {0 pristine, 1 source, 2 target, 3 manipulated}.
+        union_only: paint every marked pixel yellow (probe/donor shared regions).
 
     Returns:
-        (H, W, 3) uint8 RGB: red target, green source, black pristine (yellow forged).
+        (H, W, 3) uint8 RGB: red target, green source, white manipulated, black pristine
+        (yellow with ``union_only``).
     """
     out = np.zeros((*class_map.shape, 3), np.uint8)
     if union_only:
@@ -37,6 +40,7 @@ def colour_mask(class_map: np.ndarray, *, union_only: bool = False) -> np.ndarra
     else:
         out[class_map == SOURCE] = COLOURS["source"]
         out[class_map == TARGET] = COLOURS["target"]
+        out[class_map == MANIPULATED] = COLOURS["manipulated"]
     return out
 
 
@@ -47,7 +51,7 @@ def overlay(
 
     Args:
         image: (H, W, 3) uint8 RGB.
-        class_map: (H, W) uint8 in {0, 1, 2}, same size as ``image``.
+        class_map: (H, W) uint8 in {0, 1, 2, 3}, same size as ``image``.
         alpha: opacity of the colour inside regions, in [0, 1].
         union_only: as in :func:`colour_mask`.
 
@@ -65,12 +69,13 @@ def overlay(
     blended = (image.astype(np.float32) * (1 - alpha) + colours.astype(np.float32) * alpha).round()
     out[inside] = blended[inside].astype(np.uint8)
     thickness = max(1, round(max(image.shape[:2]) / 400))
-    for cls in (SOURCE, TARGET):
+    names = {SOURCE: "source", TARGET: "target", MANIPULATED: "manipulated"}
+    for cls, name in names.items():
         region = (class_map == cls).astype(np.uint8)
         if not region.any():
             continue
         contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        name = "forged" if union_only else ("source" if cls == SOURCE else "target")
+        name = "forged" if union_only else name
         cv2.drawContours(out, contours, -1, COLOURS[name], thickness)
     return out
 
@@ -81,31 +86,38 @@ def _bbox(region: np.ndarray) -> list[int]:
 
 
 def region_summary(
-    class_map: np.ndarray, *, union_only: bool = False, min_component_fraction: float = 1e-4
+    class_map: np.ndarray,
+    *,
+    union_only: bool = False,
+    classes: tuple[str, ...] = ("source", "target"),
+    min_component_fraction: float = 1e-4,
 ) -> dict:
-    """Areas and boxes of the source and target regions.
+    """Areas and boxes of the regions of each class.
 
     Args:
-        class_map: (H, W) uint8 in {0 pristine, 1 source, 2 target}.
-        union_only: summarise all forged pixels as one class, ``"forged"``.
+        class_map: (H, W) uint8 in {0 pristine, 1 source, 2 target, 3 manipulated}.
+        union_only: summarise all marked pixels as one class, ``"forged"`` (``classes`` is
+            then ignored).
+        classes: the classes summarised, among ``"source"``, ``"target"``, ``"manipulated"``.
         min_component_fraction: connected components smaller than this fraction of the image
             are left out of the component list (they still count in the area).
 
     Returns:
         ``{name: {"area_px", "area_fraction", "bbox": [xmin, ymin, xmax, ymax] (max exclusive)
         or None, "components": [{"area_px", "bbox"}, ...]}}`` for each class name.
+
+    Raises:
+        KeyError: an unknown class name.
     """
     total = class_map.size
-    classes = (
+    ids = {"source": SOURCE, "target": TARGET, "manipulated": MANIPULATED}
+    regions = (
         {"forged": class_map > 0}
         if union_only
-        else {
-            "source": class_map == SOURCE,
-            "target": class_map == TARGET,
-        }
+        else {name: class_map == ids[name] for name in classes}
     )
     out: dict = {}
-    for name, region in classes.items():
+    for name, region in regions.items():
         area = int(region.sum())
         comps: list[dict[str, Any]] = []
         if area:

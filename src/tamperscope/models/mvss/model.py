@@ -59,6 +59,7 @@ from tamperscope.registry import Task, register_model
 
 __all__ = [
     "BACKBONE_DEFAULTS",
+    "IMAGE_SCORES",
     "MVSS",
     "EdgeBranch",
     "EdgeResidualBlock",
@@ -271,6 +272,10 @@ class EdgeBranch(nn.Module):
         return self.head(edge)
 
 
+#: Sources of the image score (``MVSS(image_score=...)``).
+IMAGE_SCORES = ("detection", "map_max")
+
+
 class MVSS(TamperModel):
     """MVSS-Net style manipulation localizer (splicing, copy-move, inpainting: any edit).
 
@@ -295,6 +300,10 @@ class MVSS(TamperModel):
         ppm_channels: width of the PPM output; default per backbone.
         ppm_bins: grid sizes of the PPM (PSPNet: 1, 2, 3, 6).
         edge_channels: width of the edge branch; default per backbone.
+        image_score: where ``score_logit`` comes from: ``"detection"`` (the PPM detection
+            head, the default) or ``"map_max"`` (the maximum of the mask logits, i.e. the
+            logit of the most suspicious pixel: MVSS-Net's global-max-pooling alternative).
+            Training puts the image BCE on whichever is chosen.
 
     Attributes:
         config: the constructor arguments except ``backbone``, JSON-serialisable, widths
@@ -307,12 +316,14 @@ class MVSS(TamperModel):
 
     Raises:
         KeyError: unknown backbone.
-        ValueError: ``num_stages`` not in 2-4, or a width < 1.
+        ValueError: ``num_stages`` not in 2-4, a width < 1, or an unknown ``image_score``.
         ModuleNotFoundError: ``timm`` is missing (EfficientNet-Lite0), or the weights package
             for ``pretrained_backbone=True``.
     """
 
     classes = LOCALIZATION_CLASSES
+    #: Analysed at native resolution (resizing blurs the noise traces), in tiles of this side.
+    analysis_tile = 1024
     #: Registry name of the model (set by the registered constructors).
     model_name: str = "mvss"
 
@@ -328,8 +339,11 @@ class MVSS(TamperModel):
         ppm_channels: int | None = None,
         ppm_bins: tuple[int, ...] | list[int] = (1, 2, 3, 6),
         edge_channels: int | None = None,
+        image_score: str = "detection",
     ) -> None:
         super().__init__()
+        if image_score not in IMAGE_SCORES:
+            raise ValueError(f"MVSS image_score must be one of {IMAGE_SCORES}, got {image_score!r}")
         if backbone not in STAGE_BACKBONES:
             raise KeyError(
                 f"unknown MVSS backbone {backbone!r} (known: {', '.join(sorted(STAGE_BACKBONES))})"
@@ -355,7 +369,9 @@ class MVSS(TamperModel):
             "ppm_channels": ppm_c,
             "ppm_bins": bins,
             "edge_channels": edge_c,
+            "image_score": image_score,
         }
+        self.image_score = image_score
         self.backbone_name = backbone
         make = STAGE_BACKBONES[backbone]
         streams = {"rgb": make(pretrained=pretrained_backbone, num_stages=num_stages)}
@@ -423,6 +439,8 @@ class MVSS(TamperModel):
         mask_logits = F.interpolate(
             self.mask_head(decoded), size=size, mode="bilinear", align_corners=False
         )
+        if self.image_score == "map_max":
+            score_logit = mask_logits.amax(dim=(1, 2, 3))
         edge_logits = None
         if self.edge is not None:
             edge_logits = F.interpolate(
