@@ -3,14 +3,18 @@
 Prints, for each model, the median seconds per image over repeats and the peak resident memory
 (RSS) of a fresh process that analyses a 512x512 image and a 12-megapixel (4000x3000) photo,
 and the training throughput (images/s) of the trainable models. Each measurement runs in its
-own process so that peak RSS belongs to it alone.
+own process so that peak RSS belongs to it alone. ``default`` stands for what a plain
+``tamperscope analyze`` runs: every detector of ``DEFAULT_DETECTORS`` on the same image.
+Localization models (``mvss-*``, ``noise-residual``) run as ``analyze`` runs them: at native
+resolution, in overlapping tiles of their ``analysis_tile`` (``--tile`` overrides; 0 resizes).
 
-    python benchmarks/analyze_speed.py [--models keypoint-doagan keypoint-cmfd doagan-effnet-lite0
-        doagan-vgg19]
-        [--repeats 5] [--threads 2] [--no-train]
+    python benchmarks/analyze_speed.py [--models default keypoint-doagan mvss-effnet-lite0
+        keypoint-cmfd doagan-effnet-lite0 noise-residual]
+        [--repeats 5] [--threads 2] [--tile N] [--no-train]
 
 Models that ship no weights are timed with untrained weights (the cost does not depend on the
-weight values). Target for the shipped model on a 2-core CPU: under 1 s for a 512x512 image.
+weight values). Targets on a 2-core CPU: under 1 s for a 512x512 image for each shipped model;
+memory bounded on 12-megapixel photos (one tile at a time for the localizers).
 """
 
 from __future__ import annotations
@@ -37,28 +41,39 @@ def _photo(height: int, width: int):
     return img
 
 
-def run_one(model: str, size: str, repeats: int, threads: int) -> dict:
-    import torch
-
+def _load(model: str, tile: int | None):
     import tamperscope
-
-    torch.set_num_threads(threads)
     from tamperscope.weights import default_weights
 
     weights = "default" if default_weights(model) or model == "keypoint-cmfd" else None
     detector = tamperscope.load_model(model, weights=weights, device="cpu")
+    if tile is not None and detector.task.value == "localization":
+        detector.tile = tile or None
+    return detector, "shipped" if weights == "default" else "untrained"
+
+
+def run_one(model: str, size: str, repeats: int, threads: int, tile: int | None = None) -> dict:
+    import torch
+
+    import tamperscope
+    from tamperscope.api import DEFAULT_DETECTORS
+
+    torch.set_num_threads(threads)
+    names = DEFAULT_DETECTORS if model == "default" else (model,)
+    loaded = [_load(name, tile) for name in names]
+    detectors = [d for d, _ in loaded]
     image = _photo(*SIZES[size])
-    tamperscope.analyze(image, model=detector)  # warm-up
+    tamperscope.analyze(image, detectors=detectors)  # warm-up
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        tamperscope.analyze(image, model=detector)
+        tamperscope.analyze(image, detectors=detectors)
         times.append(time.perf_counter() - t)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "model": model,
         "size": size,
-        "weights": "shipped" if weights == "default" else "untrained",
+        "weights": "+".join(sorted({w for _, w in loaded})),
         "median_s": statistics.median(times),
         "peak_rss_mb": rss_mb,
     }
@@ -73,12 +88,18 @@ def run_train(model: str, steps: int, threads: int, size: int = 256, batch: int 
     net = create_model(model).train()
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     x = torch.rand(batch, 3, size, size)
-    y = torch.randint(0, 3, (batch, size, size))
+    classes = net.num_classes
+    y = torch.randint(0, max(classes, 2), (batch, size, size))
     times = []
     for i in range(steps + 1):
         t = time.perf_counter()
         out = net(x)
-        loss = torch.nn.functional.cross_entropy(out.mask_logits, y)
+        if classes == 1:
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                out.mask_logits[:, 0], y.float()
+            )
+        else:
+            loss = torch.nn.functional.cross_entropy(out.mask_logits, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -97,8 +118,16 @@ def main() -> None:
     parser.add_argument(
         "--models",
         nargs="+",
-        default=["keypoint-doagan", "keypoint-cmfd", "doagan-effnet-lite0", "doagan-vgg19"],
+        default=[
+            "default",
+            "keypoint-doagan",
+            "mvss-effnet-lite0",
+            "keypoint-cmfd",
+            "doagan-effnet-lite0",
+            "noise-residual",
+        ],
     )
+    parser.add_argument("--tile", type=int, default=None, help="localizers' tile side, 0: resize")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-train", action="store_true")
@@ -106,7 +135,7 @@ def main() -> None:
     parser.add_argument("--train-one", metavar="MODEL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one[0], args.one[1], args.repeats, args.threads)))
+        print(json.dumps(run_one(args.one[0], args.one[1], args.repeats, args.threads, args.tile)))
         return
     if args.train_one:
         print(json.dumps(run_train(args.train_one, 3, args.threads)))
@@ -120,6 +149,7 @@ def main() -> None:
         str(args.repeats),
         "--threads",
         str(args.threads),
+        *([] if args.tile is None else ["--tile", str(args.tile)]),
     ]
     for model in args.models:
         for size in SIZES:
@@ -134,7 +164,7 @@ def main() -> None:
     if not args.no_train:
         print(f"\n{'model':<22}{'training images/s (batch 8, 256x256, CPU)':>44}")
         for model in args.models:
-            if model.startswith("keypoint"):
+            if model.startswith("keypoint") or model in ("default", "noise-residual"):
                 continue  # nothing to train, or only its DOA-GAN part (timed on its own)
             res = subprocess.run([*base, "--train-one", model], capture_output=True, text=True)
             if res.returncode:

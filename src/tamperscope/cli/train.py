@@ -1,4 +1,4 @@
-"""``tamperscope train``: train a copy-move detector or a probe/donor model from a YAML recipe."""
+"""``tamperscope train``: train a detector from a YAML recipe (DOA-GAN, DMAC, MVSS)."""
 
 from __future__ import annotations
 
@@ -37,11 +37,12 @@ def train(
         None, "--export", help="Also write the final generator weights to this .safetensors file."
     ),
 ) -> None:
-    """Train a copy-move detector (DOA-GAN recipe) or a probe/donor pair model (DMAC recipe)
-    on sets written by 'tamperscope synth'.
+    """Train a copy-move detector (DOA-GAN recipe), a probe/donor pair model (DMAC recipe) or
+    a manipulation localizer (MVSS recipe) on sets written by 'tamperscope synth'.
 
-    The config's 'recipe' key picks the training recipe: doagan (copy-move models) or dmac
-    (probe/donor pair models); without it, the model's registered task does. Defaults come
+    The config's 'recipe' key picks the training recipe: doagan (copy-move models), dmac
+    (probe/donor pair models) or mvss (localization models); without it, the model's
+    registered task does. Defaults come
     from the code, then the YAML file, then --set overrides. The run folder
     receives config.yaml (the resolved config), checkpoints/, scalars.jsonl, tensorboard/ and
     summary.json. Under torchrun (WORLD_SIZE > 1) training is distributed over the processes.
