@@ -1,5 +1,5 @@
-"""The Python API: :func:`load_model`, :func:`analyze`, :func:`analyze_batch`,
-:func:`analyze_pair`.
+"""The Python API: :func:`load_model`, :func:`load_detectors`, :func:`analyze`,
+:func:`analyze_batch`, :func:`analyze_pair`.
 
 The CLI and the web service import inference from here only. Scoring a model on a dataset is
 :func:`tamperscope.evaluate.evaluate`; the files written per image or pair are
@@ -8,7 +8,7 @@ The CLI and the web service import inference from here only. Scoring a model on 
 Example:
     >>> import tamperscope
     >>> report = tamperscope.analyze("photo.jpg")          # doctest: +SKIP
-    >>> report.forged, report.regions["target"]["bbox"]   # doctest: +SKIP
+    >>> report.forged, [f["kind"] for f in report.findings]  # doctest: +SKIP
 """
 
 from __future__ import annotations

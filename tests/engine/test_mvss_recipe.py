@@ -272,5 +272,8 @@ def test_shipped_config_loads() -> None:
     cfg = load_config(ROOT / "configs" / "mvss_effnet_lite0.yaml")
     assert cfg.model.name == "mvss-effnet-lite0" and recipe_for(cfg) is MvssRecipe
     assert cfg.train.monitor in MVSS_VALIDATION_KEYS
-    assert len(cfg.data.train_roots) == 2
+    roots = " ".join(cfg.data.train_roots)
+    for source in ("mvss-sp-", "mvss-cm-", "mvss-inp-", "face-manipulations:"):
+        assert source in roots, source  # splices, copy-moves, inpainting and real faces
+    assert "split=val" in " ".join(cfg.data.val_roots) and "split=train" in roots
     MvssRecipe.check_config(cfg)
