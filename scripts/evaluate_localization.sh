@@ -14,39 +14,10 @@
 # Environment: TAMPERSCOPE (default: tamperscope), PYTHON (default: python), DEVICE (cpu/cuda),
 # TILE (native-resolution tile side in pixels; 0 resizes; default: the model's own).
 set -euo pipefail
-if [ $# -lt 2 ]; then
-    sed -n '2,15p' "$0" >&2
-    exit 2
-fi
-MODEL=$1
-EVAL=$2
-WEIGHTS=${3:-default}
-DATA=${4:-../shared/data/real-dev}
-shift $(( $# < 4 ? $# : 4 ))
-TS=${TAMPERSCOPE:-tamperscope}
-PY=${PYTHON:-python}
-EXTRA=(--model "$MODEL" --weights "$WEIGHTS")
-if [ -n "${DEVICE:-}" ]; then
-    EXTRA+=(--device "$DEVICE")
-fi
+source "$(dirname "$0")/evaluate_sets.sh"
 if [ -n "${TILE:-}" ]; then
     EXTRA+=(--tile "$TILE")
 fi
-mkdir -p "$EVAL"
-
-run() {  # name dataset root [reader options...]
-    local name=$1 dataset=$2 root=$3
-    shift 3
-    if [ ! -e "$root" ]; then
-        echo "skipping $name: $root is absent" >&2
-        return
-    fi
-    local opts=()
-    for o in "$@"; do opts+=(--dataset-option "$o"); done
-    echo "evaluating $MODEL on $name" >&2
-    "$TS" evaluate --dataset "$dataset" --root "$root" "${EXTRA[@]}" "${opts[@]}" \
-        --out "$EVAL/$name" > "$EVAL/$name.log" 2>&1 || echo "  $name failed: see $EVAL/$name.log" >&2
-}
 
 run casia1-sp casia "$DATA/casia1-samples" subset=splicing
 run casia1-cm casia "$DATA/casia1-samples" subset=copy_move
@@ -55,7 +26,7 @@ run noso noso "$DATA/noso" binary=true
 run cm-disambiguation cm-disambiguation "$DATA/cm-disambiguation"
 run deepfill inpainting-removal "$DATA/deepfill-v2-removal"
 run faces-val face-manipulations "$DATA/face-manipulations" split=val
-for gen in "$@"; do
+for gen in "${GENERATED[@]}"; do
     run "gen-$(basename "$gen")" generated "$gen"
 done
 "$PY" scripts/summarize_eval.py --localization "$EVAL"
