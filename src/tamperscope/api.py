@@ -151,6 +151,7 @@ def load_model(
         weights_sha256=loaded.sha256,
         device=dev,
         long_side=side,
+        threshold=loaded.threshold,
         task=model_task(loaded.name),
         tile=model.analysis_tile,
     )

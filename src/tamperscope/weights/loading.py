@@ -67,6 +67,8 @@ class LoadedModel:
         input_long_side: the analysis long side (pixels) the weights were made for, ``None``
             when they name none (the model's own ``analysis_long_side`` applies).
         source: the spec name (``MODEL.TAG``) or file the weights came from; ``None`` untrained.
+        threshold: decision threshold on the image score the weights are calibrated for
+            (shipped specs name it; 0.5 otherwise).
     """
 
     model: TamperModel
@@ -74,6 +76,7 @@ class LoadedModel:
     sha256: str | None
     input_long_side: int | None
     source: str | None
+    threshold: float = 0.5
 
 
 def rebuild_kwargs(config: dict[str, Any]) -> dict[str, Any]:
@@ -230,7 +233,7 @@ def build_from_spec(spec: WeightSpec, **model_kwargs: Any) -> LoadedModel:
         model = create_model(spec.model, **{**spec.model_kwargs, **model_kwargs})
         load_state(model, state, meta, f"{spec.path} ({spec.name})")
         sha = spec.sha256
-    return LoadedModel(model, spec.model, sha, spec.input_long_side, spec.name)
+    return LoadedModel(model, spec.model, sha, spec.input_long_side, spec.name, spec.threshold)
 
 
 def build_from_file(path: str | Path, name: str | None = None, **model_kwargs: Any) -> LoadedModel:

@@ -33,6 +33,8 @@ class WeightSpec:
         input_long_side: long side (pixels) at which the model analyses images by default;
             ``None`` for the full image.
         classes: class names of the mask channels.
+        threshold: decision threshold on the image score the weights are calibrated for, in
+            (0, 1) (``analyze`` maps it to 0.5 when it fuses detectors).
         config: training recipe (path of the YAML in the source tree).
         data: what the weights were trained on.
         license: licence of the weights.
@@ -48,6 +50,7 @@ class WeightSpec:
     model_kwargs: dict = field(default_factory=dict)
     input_long_side: int | None = 512
     classes: tuple[str, ...] = ("pristine", "source", "target")
+    threshold: float = 0.5
     config: str = ""
     data: str = ""
     license: str = "Apache-2.0"
